@@ -1,0 +1,18 @@
+"""Kafka wiring shared by every Continuum service: settings, broker factory, DLQ, metrics."""
+
+from continuum.kafka.broker import build_broker, publish_event
+from continuum.kafka.dead_letter import DeadLetterQueue, dlq_headers
+from continuum.kafka.errors import TRANSIENT_ERRORS, TransientError, is_transient
+from continuum.kafka.settings import KafkaSettings, ServiceSettings
+
+__all__ = [
+    "TRANSIENT_ERRORS",
+    "DeadLetterQueue",
+    "KafkaSettings",
+    "ServiceSettings",
+    "TransientError",
+    "build_broker",
+    "dlq_headers",
+    "is_transient",
+    "publish_event",
+]

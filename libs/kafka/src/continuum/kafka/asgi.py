@@ -1,0 +1,42 @@
+"""``/health`` and ``/metrics`` for services that have no HTTP API of their own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, make_asgi_app
+
+HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
+"""Returns a JSON-able status; ``{"status": "ok", ...}`` means healthy."""
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def health_app(check: HealthCheck) -> ASGIApp:
+    """A plain ASGI app answering 200 with the check's JSON, or 503 when not ok."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        status = await check()
+        body = json.dumps(status, default=str).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200 if status.get("status") == "ok" else 503,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def observability_routes(
+    registry: CollectorRegistry, check: HealthCheck
+) -> list[tuple[str, ASGIApp]]:
+    """The routes every broker-only service serves beside its broker."""
+    return [("/metrics", make_asgi_app(registry)), ("/health", health_app(check))]

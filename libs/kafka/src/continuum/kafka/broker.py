@@ -1,0 +1,59 @@
+"""The one way a Continuum service builds its FastStream Kafka broker.
+
+Every broker gets: the security from settings, Prometheus metrics, the dead-letter
+middleware, and ``NACK_ON_ERROR`` so an offset is committed only after its handler
+succeeded (or its message was dead-lettered); a transient failure is redelivered.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CollectorRegistry
+
+from continuum.contracts import Event, encode_event
+from continuum.kafka.dead_letter import DeadLetterQueue
+from continuum.kafka.security import security_from
+from continuum.kafka.settings import KafkaSettings
+
+
+def build_broker(
+    settings: KafkaSettings,
+    *,
+    service: str,
+    registry: CollectorRegistry,
+    logger: logging.Logger | None = None,
+) -> KafkaBroker:
+    """A broker for ``service`` with metrics in ``registry`` and a dead-letter queue."""
+    dead_letters = DeadLetterQueue(
+        service=service,
+        registry=registry,
+        backoff_seconds=settings.transient_retry_backoff_seconds,
+        max_transient_attempts=settings.transient_max_attempts,
+    )
+    broker = KafkaBroker(
+        settings.bootstrap_servers,
+        client_id=settings.client_id or f"continuum-{service}",
+        security=security_from(settings),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        # Outermost first: the DLQ scope wraps Prometheus, so a dead-lettered message
+        # still counts as an error in faststream's metrics.
+        middlewares=[
+            dead_letters,
+            KafkaPrometheusMiddleware(registry=registry, app_name=service),
+        ],
+        logger=logger or logging.getLogger(f"continuum.{service}.kafka"),
+    )
+    dead_letters.attach(broker)
+    return broker
+
+
+async def publish_event(
+    broker: KafkaBroker, event: Event, *, source: str, topic: str | None = None
+) -> None:
+    """Publish ``event`` keyed by pipeline with CloudEvents headers; waits for the ack."""
+    record = encode_event(event, source=source, topic=topic)
+    await broker.publish(record.value, topic=record.topic, key=record.key, headers=record.headers)

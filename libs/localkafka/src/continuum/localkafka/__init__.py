@@ -1,0 +1,1 @@
+"""Continuum localkafka library."""

@@ -1,0 +1,1 @@
+"""Continuum registry service."""

@@ -1,0 +1,1 @@
+"""Continuum serving service."""

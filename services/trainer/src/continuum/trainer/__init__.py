@@ -1,0 +1,1 @@
+"""Continuum trainer service."""
