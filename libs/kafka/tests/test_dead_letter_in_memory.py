@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from faststream.kafka import KafkaMessage, TestKafkaBroker
+from prometheus_client import CollectorRegistry
+
 from continuum.contracts import TrainingRequested
 from continuum.kafka import TransientError, build_broker, is_transient, publish_event
 from continuum.kafka.settings import KafkaSettings
-from faststream.kafka import KafkaMessage, TestKafkaBroker
-from prometheus_client import CollectorRegistry
 
 
 def _broker(registry: CollectorRegistry, **overrides: Any) -> Any:

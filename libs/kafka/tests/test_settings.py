@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from continuum.kafka.security import security_from
-from continuum.kafka.settings import KafkaSettings, ServiceSettings
 from faststream.security import SASLPlaintext, SASLScram512
 from pydantic import ValidationError
+
+from continuum.kafka.security import security_from
+from continuum.kafka.settings import KafkaSettings, ServiceSettings
 
 
 def test_defaults_are_a_local_plaintext_broker(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,33 @@
+"""The registry's HTTP API contract (request and response bodies) and an async client."""
+
+from continuum.registry_client.api_models import (
+    ApplySpecRequest,
+    AuditEntry,
+    ModelVersionRecord,
+    PipelineSpecRecord,
+    PipelineSummary,
+    PromoteRequest,
+    RollbackRequest,
+    TrainingRequestAccepted,
+    TrainingRequestBody,
+)
+from continuum.registry_client.client import (
+    RegistryClient,
+    RegistryError,
+    RegistryUnavailableError,
+)
+
+__all__ = [
+    "ApplySpecRequest",
+    "AuditEntry",
+    "ModelVersionRecord",
+    "PipelineSpecRecord",
+    "PipelineSummary",
+    "PromoteRequest",
+    "RegistryClient",
+    "RegistryError",
+    "RegistryUnavailableError",
+    "RollbackRequest",
+    "TrainingRequestAccepted",
+    "TrainingRequestBody",
+]

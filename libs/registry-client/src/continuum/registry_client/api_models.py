@@ -1,0 +1,132 @@
+"""The registry's HTTP API bodies: the contract between the registry and its callers."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from continuum.contracts import (
+    DataVersion,
+    GateDecision,
+    ModelArtifacts,
+    PipelineSpec,
+    Trigger,
+    UtcDatetime,
+)
+
+
+class ApiModel(BaseModel):
+    """Tolerant reader: newer registries may add fields."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ApplySpecRequest(ApiModel):
+    """``PUT /v1/pipelines/{name}``: the spec as YAML text (what users keep in git)."""
+
+    spec_yaml: str = Field(min_length=1)
+    applied_by: str = "unknown"
+
+
+class PipelineSpecRecord(ApiModel):
+    """One stored version of a pipeline spec."""
+
+    name: str
+    spec_version: int = Field(ge=1)
+    spec_sha256: str
+    spec: PipelineSpec
+    created_at: UtcDatetime
+    applied_by: str = "unknown"
+    unchanged: bool = Field(
+        default=False, description="True when the applied spec equals the latest version."
+    )
+
+
+class PipelineSummary(ApiModel):
+    """A row of ``GET /v1/pipelines``."""
+
+    name: str
+    spec_version: int
+    source_topic: str
+    task: str
+    champion_version: int | None = None
+    model_versions: int = 0
+
+
+class ModelVersionRecord(ApiModel):
+    """A registered model version, its metrics and its lineage."""
+
+    pipeline: str
+    version: int = Field(ge=1)
+    run_id: str
+    trigger: Trigger
+    spec_version: int
+    decision: GateDecision
+    decision_reason: str
+    metric: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    champion_metrics: dict[str, float] = Field(
+        default_factory=dict, description="The champion at training time, on the same holdout."
+    )
+    artifacts: ModelArtifacts
+    data_version: DataVersion | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    training_seconds: float | None = None
+    correlation_id: str
+    created_at: UtcDatetime
+    is_champion: bool = False
+
+
+class PromoteRequest(ApiModel):
+    """``POST /v1/pipelines/{name}/champion``: make a version the champion by hand."""
+
+    version: int = Field(ge=1)
+    reason: str = "manual promotion"
+    actor: str = "unknown"
+
+
+class RollbackRequest(ApiModel):
+    """``POST /v1/pipelines/{name}/rollback``: go back to the previous champion."""
+
+    reason: str = "manual rollback"
+    actor: str = "unknown"
+
+
+class TrainingRequestBody(ApiModel):
+    """``POST /v1/pipelines/{name}/training-requests``: ask for a run now."""
+
+    reason: str = ""
+    requested_by: str = "unknown"
+
+
+class TrainingRequestAccepted(ApiModel):
+    """The request was published on ``continuum.training.requests``."""
+
+    event_id: str
+    correlation_id: str
+
+
+class AuditEntry(ApiModel):
+    """One line of the audit log: who did what to which pipeline, and why."""
+
+    id: int
+    at: UtcDatetime
+    pipeline: str
+    action: Literal[
+        "spec_applied",
+        "version_registered",
+        "promoted",
+        "rejected",
+        "rolled_back",
+        "training_requested",
+    ]
+    actor: str
+    version: int | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Problem(ApiModel):
+    """An error body (``detail`` explains; FastAPI's validation errors are lists)."""
+
+    detail: Any
