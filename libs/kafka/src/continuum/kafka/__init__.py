@@ -1,6 +1,6 @@
 """Kafka wiring shared by every Continuum service: settings, broker factory, DLQ, metrics."""
 
-from continuum.kafka.broker import build_broker, publish_event
+from continuum.kafka.broker import build_broker, publish_event, publish_events
 from continuum.kafka.dead_letter import DeadLetterQueue, dlq_headers
 from continuum.kafka.errors import TRANSIENT_ERRORS, TransientError, is_transient
 from continuum.kafka.settings import KafkaSettings, ServiceSettings
@@ -15,4 +15,5 @@ __all__ = [
     "dlq_headers",
     "is_transient",
     "publish_event",
+    "publish_events",
 ]

@@ -1,0 +1,23 @@
+"""The ``continuum`` command. Each sub-app lives in its own module and is added here."""
+
+from __future__ import annotations
+
+import typer
+
+from continuum.cli import kafka_commands
+from continuum.cli.demo_command import demo
+
+app = typer.Typer(
+    name="continuum",
+    help="Continuum: a self-hosted, event-driven MLOps platform.",
+    no_args_is_help=True,
+    # Expected failures are caught and printed in red; anything else is a bug worth a
+    # plain traceback rather than rich's multi-screen rendering with locals.
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(kafka_commands.app, name="kafka")
+app.command()(demo)
+
+
+if __name__ == "__main__":
+    app()
