@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 ## demo: set up, then run the main job (see README)
 demo: setup
-	uv run continuum demo
+	uv run continuum demo $(if $(DEMO_SUMMARY),--summary $(DEMO_SUMMARY))
 
 ## test: set up, then lint, type-check and run every test (unit + real Kafka integration)
 test: setup

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from continuum.cli import kafka_commands
+from continuum.cli import kafka_commands, pipelines_commands
 from continuum.cli.demo_command import demo
+from continuum.cli.up_command import up
 
 app = typer.Typer(
     name="continuum",
@@ -16,7 +17,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(kafka_commands.app, name="kafka")
+app.add_typer(pipelines_commands.app, name="pipelines")
 app.command()(demo)
+app.command()(up)
 
 
 if __name__ == "__main__":

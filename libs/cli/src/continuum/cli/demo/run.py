@@ -1,0 +1,194 @@
+"""Runs the demo: Kafka + five services, the flights pipeline, a replay, and a verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from continuum.cli.demo.observer import LoopObserver
+from continuum.cli.demo.replay import Replayer, ReplayStats
+from continuum.cli.demo.summary import DemoSummary, build_summary
+from continuum.cli.flights_data import load_flights, to_records
+from continuum.cli.ports import free_ports
+from continuum.cli.stack import SERVICES, LocalStack
+from continuum.cli.topics_setup import ensure_topics
+from continuum.contracts import parse_spec_yaml
+from continuum.localkafka import LocalKafka
+from continuum.registry_client import RegistryClient
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """What to replay and how fast."""
+
+    home: Path
+    spec_path: Path
+    months: tuple[int, int] = (1, 6)
+    every: int = 2
+    seconds_per_day: float = 0.6
+    settle_seconds: float = 180.0
+    keep_running: bool = False
+    extra_env: tuple[tuple[str, str], ...] = ()
+
+
+async def _apply_spec(stack: LocalStack, spec_text: str, name: str) -> int:
+    async with RegistryClient(stack.url("registry"), token=stack.token) as registry:
+        record = await registry.apply_spec(name, spec_text, applied_by="demo")
+        return record.spec_version
+
+
+def _loop_closed(summary: DemoSummary) -> list[str]:
+    """Why the loop did not close (empty when it did)."""
+    problems = []
+    promoted = [v for v in summary.model_versions if v["promoted"]]
+    if not promoted:
+        problems.append("no model version was promoted")
+    if not summary.drift_events:
+        problems.append("no drift event was detected")
+    drift_promoted = [v for v in promoted if v["trigger"] == "drift"]
+    if not drift_promoted:
+        problems.append("no retrain triggered by drift was promoted by the gate")
+    elif summary.served_version is None or summary.served_version < drift_promoted[0]["version"]:
+        problems.append(
+            f"serving answers with version {summary.served_version}, not the drift-retrained "
+            f"version {drift_promoted[0]['version']}"
+        )
+    if summary.served_version != summary.champion_version:
+        problems.append(
+            f"serving answers with {summary.served_version} but the champion is "
+            f"{summary.champion_version}"
+        )
+    if len(summary.versions_served) < 2:
+        problems.append("serving never changed version")
+    if summary.serving_restarts:
+        problems.append("serving was restarted")
+    if summary.failed_requests:
+        problems.append(f"{summary.failed_requests} prediction requests failed")
+    return problems
+
+
+async def _settle(
+    stack: LocalStack,
+    observer: LoopObserver,
+    stats: ReplayStats,
+    replayer: Replayer,
+    deadline: float,
+    pipeline: str,
+) -> None:
+    """After the replay, keep asking serving until it answers with the current champion."""
+    probe = replayer.flights.tail(1)
+    async with httpx.AsyncClient(timeout=10) as http, RegistryClient(stack.url("registry")) as reg:
+        while time.monotonic() < deadline:
+            await replayer.predict(http, to_records(probe, labelled=False))
+            champion = await reg.get_champion(pipeline)
+            drift_versions = [
+                v
+                for v in await reg.list_models(pipeline)
+                if v.trigger == "drift" and v.decision == "promoted"
+            ]
+            if champion and drift_versions and stats.last_served_version == champion.version:
+                return
+            await asyncio.sleep(2)
+
+
+async def run_demo(config: DemoConfig, console: Console) -> tuple[DemoSummary, list[str]]:
+    """Run the whole demo; returns the summary and the reasons the loop did not close."""
+    started = time.monotonic()
+    spec_text = config.spec_path.read_text()
+    spec = parse_spec_yaml(spec_text)
+    if config.home.exists():
+        shutil.rmtree(config.home)
+    config.home.mkdir(parents=True)
+
+    console.print(f"[bold]1/5[/bold] starting Kafka in {config.home / 'kafka'}")
+    kafka = LocalKafka(config.home / "kafka", console=console).start(port=0)
+    await ensure_topics(kafka.bootstrap_servers, extra=[spec.source_topic])
+    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+    stack = LocalStack(
+        config.home, kafka.bootstrap_servers, ports=ports, extra_env=dict(config.extra_env)
+    )
+    observer = LoopObserver(kafka.bootstrap_servers)
+    try:
+        console.print(f"[bold]2/5[/bold] starting {', '.join(SERVICES)} as separate processes")
+        await asyncio.to_thread(stack.start)
+        for name in SERVICES:
+            console.print(f"      {name:<9} {stack.url(name)}  log: {stack.running[name].log_path}")
+        serving_pid = stack.running["serving"].process.pid
+        spec_version = await _apply_spec(stack, spec_text, spec.name)
+        console.print(f"[bold]3/5[/bold] applied pipeline {spec.name!r} (spec v{spec_version})")
+        await observer.start()
+
+        flights = await asyncio.to_thread(load_flights, config.months, config.every)
+        console.print(
+            f"[bold]4/5[/bold] replaying {len(flights):,} flights "
+            f"(months {config.months[0]}-{config.months[1]}, every {config.every}th) "
+            f"at {config.seconds_per_day}s per day"
+        )
+        replayer = Replayer(
+            flights=flights,
+            serving_url=stack.url("serving"),
+            pipeline=spec.name,
+            source_topic=spec.source_topic,
+            bootstrap_servers=kafka.bootstrap_servers,
+            seconds_per_day=config.seconds_per_day,
+        )
+        progress = _Progress(console, observer)
+        stats = await replayer.run(on_day=progress.on_day)
+        console.print("[bold]5/5[/bold] replay done; waiting for the loop to settle")
+        await _settle(
+            stack, observer, stats, replayer, time.monotonic() + config.settle_seconds, spec.name
+        )
+        await asyncio.sleep(2)
+        summary = await build_summary(
+            stack=stack,
+            observer=observer,
+            stats=stats,
+            pipeline=spec.name,
+            seconds=time.monotonic() - started,
+            serving_restarts=int(
+                stack.running["serving"].process.pid != serving_pid
+                or not stack.running["serving"].alive()
+            ),
+            probe=flights.tail(1),
+        )
+        return summary, _loop_closed(summary)
+    finally:
+        await observer.stop()
+        if not config.keep_running:
+            stack.stop()
+            kafka.stop()
+
+
+class _Progress:
+    """One status line every few simulated days (works in a terminal and in CI logs)."""
+
+    def __init__(self, console: Console, observer: LoopObserver, every_days: int = 7) -> None:
+        self.console = console
+        self.observer = observer
+        self.every_days = every_days
+
+    def on_day(self, stats: ReplayStats) -> None:
+        if stats.days % self.every_days:
+            return
+        seen = self.observer.events
+        versions = (
+            ", ".join(
+                f"v{r.version}({r.trigger}:{'✓' if r.decision == 'promoted' else '✗'})"
+                for r in sorted(seen.registered.values(), key=lambda r: r.version)
+            )
+            or "none yet"
+        )
+        self.console.print(
+            f"  {stats.current_day}  sent {stats.records_produced:>6,}  "
+            f"ingested {seen.rows_ingested:>6,}  rejected {len(seen.rejected):>3}  "
+            f"batches {len(seen.batches):>3}  trainings {len(seen.trained):>2}  "
+            f"drift {len(seen.drift):>2}  serving v{stats.last_served_version or '-'}  "
+            f"versions: {versions}",
+            highlight=False,
+        )

@@ -1,0 +1,110 @@
+"""aiokafka clients for ingest: the source consumer, the committer, the event producer.
+
+Events go through an idempotent producer with ``acks=all`` (the shared broker factory's
+producer uses aiokafka's default ``acks=1``, which can lose an acknowledged event when a
+partition leader fails over; a batch event or rejection must not be lost once its
+offsets are committed). Events still carry the CloudEvents headers (``encode_event``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import TopicPartition as KafkaTopicPartition
+from faststream.kafka.security import parse_security
+
+from continuum.contracts import Event, encode_event
+from continuum.ingest.lanes import TopicPartition
+from continuum.kafka import KafkaSettings
+from continuum.kafka.security import security_from
+
+
+def client_options(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
+    """Connection and security options for an aiokafka client."""
+    return {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": settings.client_id or client_id,
+        **parse_security(security_from(settings)),
+    }
+
+
+def make_source_consumer(
+    settings: KafkaSettings, *, group_id: str, max_records: int, metadata_refresh_seconds: float
+) -> Any:
+    """The source-topic consumer: explicit commits only, from the earliest offset."""
+    return AIOKafkaConsumer(
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=max_records,
+        # A pipeline's topic may be created after ingest subscribed to it; aiokafka only
+        # sees it at the next metadata refresh (5 minutes by default).
+        metadata_max_age_ms=int(metadata_refresh_seconds * 1000),
+        **client_options(settings, "continuum-ingest"),
+    )
+
+
+def kafka_tp(tp: TopicPartition) -> Any:
+    """aiokafka's ``TopicPartition`` (its commit refuses other tuple types)."""
+    return KafkaTopicPartition(tp.topic, tp.partition)
+
+
+class ConsumerCommitter:
+    """Commits explicit offsets through the consumer once it exists."""
+
+    def __init__(self) -> None:
+        self.consumer: Any | None = None
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commit ``offsets`` (next offset to read, per partition)."""
+        if self.consumer is None:
+            raise RuntimeError("the consumer is not started")
+        await self.consumer.commit({kafka_tp(tp): offset for tp, offset in offsets.items()})
+
+
+class KafkaEventPublisher:
+    """Publishes events with ``acks=all`` and waits for every acknowledgement."""
+
+    def __init__(self, settings: KafkaSettings, *, source: str) -> None:
+        self.settings = settings
+        self.source = source
+        self.producer: Any | None = None
+
+    async def start(self) -> None:
+        """Connect (raises if Kafka is unreachable; the caller retries)."""
+        producer = AIOKafkaProducer(
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            **client_options(self.settings, "continuum-ingest"),
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self.producer = producer
+
+    async def stop(self) -> None:
+        """Flush and disconnect."""
+        if self.producer is not None:
+            producer, self.producer = self.producer, None
+            await producer.stop()
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        """Send all ``events`` (batched by the producer) and wait until each is acked."""
+        if self.producer is None:
+            raise ConnectionError("the event producer is not started")
+        futures = []
+        for event in events:
+            record = encode_event(event, source=self.source)
+            headers = [(name, value.encode()) for name, value in record.headers.items()]
+            futures.append(
+                await self.producer.send(
+                    record.topic, record.value, key=record.key, headers=headers
+                )
+            )
+        await asyncio.gather(*futures)

@@ -1,0 +1,67 @@
+"""Ingest's Prometheus metrics, registered in the app's own ``CollectorRegistry``."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+SERVICE = "ingest"
+
+
+class IngestMetrics:
+    """Every metric ingest exports (one instance per app)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.records = Counter(
+            "continuum_ingest_records_total",
+            "Source records checked, by outcome (accepted or rejected).",
+            ["pipeline", "outcome"],
+            registry=registry,
+        )
+        self.rejections = Counter(
+            "continuum_ingest_rejections_total",
+            "Reasons records were refused (one record may count several reasons).",
+            ["pipeline", "reason"],
+            registry=registry,
+        )
+        self.batches = Counter(
+            "continuum_ingest_batches_total",
+            "Parquet batches written and announced.",
+            ["pipeline"],
+            registry=registry,
+        )
+        self.batch_rows = Histogram(
+            "continuum_ingest_batch_rows",
+            "Rows per written batch.",
+            ["pipeline"],
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000),
+            registry=registry,
+        )
+        self.flush_seconds = Histogram(
+            "continuum_ingest_flush_seconds",
+            "Time to encode, store, record, announce and commit one batch.",
+            ["pipeline"],
+            registry=registry,
+        )
+        self.buffered_rows = Gauge(
+            "continuum_ingest_buffered_rows",
+            "Valid rows waiting in memory for the next batch.",
+            ["pipeline"],
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "continuum_consumer_lag",
+            "Messages behind the partition's high watermark.",
+            ["service", "topic", "partition"],
+            registry=registry,
+        )
+        self.republished = Counter(
+            "continuum_ingest_republished_batches_total",
+            "Batch events published again from a manifest after a restart or reassignment.",
+            ["pipeline"],
+            registry=registry,
+        )
+        self.recoveries = Counter(
+            "continuum_ingest_recoveries_total",
+            "Times the consumer dropped its buffers and rewound to the committed offsets.",
+            registry=registry,
+        )

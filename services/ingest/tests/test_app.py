@@ -1,0 +1,62 @@
+"""The app: /health and /metrics, the pipelines.changed subscriber, start/stop without Kafka."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from faststream.kafka import TestKafkaBroker
+
+from continuum.contracts import PipelineChanged
+from continuum.contracts.topics import PIPELINES_CHANGED
+from continuum.ingest.app import create_app
+from continuum.ingest.service import IngestService
+from continuum.ingest.settings import IngestSettings
+from continuum.kafka import KafkaSettings
+
+
+def _settings() -> IngestSettings:
+    return IngestSettings(
+        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
+        data_root="memory://app-test",
+        registry_url="http://127.0.0.1:1",
+        retry_backoff_seconds=0.01,
+    )
+
+
+def _get(app: Any, path: str) -> Any:
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://ingest").get(path)
+
+
+async def test_health_and_metrics_routes() -> None:
+    app = create_app(_settings())
+    health = await _get(app, "/health")
+    assert health.status_code == 503  # not started: the consumer is not running
+    assert health.json()["service"] == "ingest"
+    metrics = await _get(app, "/metrics")
+    assert metrics.status_code == 200
+    assert "continuum_ingest_records_total" in metrics.text
+    assert "continuum_consumer_lag" in metrics.text
+
+
+async def test_pipelines_changed_announces_the_pipeline() -> None:
+    app = create_app(_settings())
+    service: IngestService = app.state  # type: ignore[attr-defined]
+    event = PipelineChanged(
+        pipeline="flights", spec_version=3, spec_sha256="a" * 64, source_topic="flights.raw"
+    )
+    async with TestKafkaBroker(app.broker) as broker:  # type: ignore[arg-type]
+        await broker.publish(event.model_dump(mode="json"), topic=PIPELINES_CHANGED)
+    entry = service.engine.catalog.entries["flights"]
+    assert (entry.source_topic, entry.wanted_version, entry.ready) == ("flights.raw", 3, False)
+
+
+async def test_service_starts_and_stops_while_kafka_and_registry_are_down() -> None:
+    service = create_app(_settings()).state  # type: ignore[attr-defined]
+    await service.start()
+    health = await service.health()
+    assert health["status"] == "starting"
+    assert health["kafka_connected"] is False
+    await service.stop()
+    assert (await service.health())["status"] == "stopped"

@@ -1,0 +1,1 @@
+"""The registry's HTTP API (``/v1``), one module per concern."""

@@ -1,0 +1,150 @@
+"""``create_app(settings)``: the registry's HTTP API and its Kafka consumer in one process.
+
+The broker is started and stopped in FastAPI's lifespan; the ``ModelTrained`` subscriber
+is registered on it here, so ``TestKafkaBroker`` can drive the same app in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from importlib.metadata import version
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry, make_asgi_app
+
+from continuum.contracts import ModelTrained
+from continuum.contracts.topics import MODELS_TRAINED
+from continuum.kafka import build_broker
+from continuum.registry.api import audit, models, pipelines
+from continuum.registry.candidate_check import (
+    ArtifactCandidateChecker,
+    CandidateChecker,
+    warm_up,
+)
+from continuum.registry.metrics import RegistryMetrics
+from continuum.registry.model_intake import ModelIntake
+from continuum.registry.service import RegistryService
+from continuum.registry.settings import RegistrySettings
+from continuum.registry.sql_store import SqlRegistryStore
+from continuum.registry.store import (
+    NoPreviousChampionError,
+    NotFoundError,
+    RegistryStore,
+    StoreUnavailableError,
+)
+from continuum.storage import open_store
+
+SERVICE = "registry"
+CONSUMER_GROUP = "continuum-registry"
+
+logger = logging.getLogger(__name__)
+
+
+async def _start_broker(broker: KafkaBroker, timeout_seconds: float) -> None:
+    # Kafka may come up a little after us: retry with backoff rather than die at once.
+    deadline = time.monotonic() + timeout_seconds
+    delay = 0.5
+    while True:
+        try:
+            await broker.start()
+            return
+        except Exception:
+            # Close what the failed attempt opened (its producer) before trying again.
+            with contextlib.suppress(Exception):
+                await broker.stop()
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("Kafka not reachable yet; retrying in %.1fs", delay, exc_info=True)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def _error_handlers(app: FastAPI) -> None:
+    def handler(code: int) -> Any:
+        async def handle(_request: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse({"detail": str(exc)}, status_code=code)
+
+        return handle
+
+    app.add_exception_handler(NotFoundError, handler(status.HTTP_404_NOT_FOUND))
+    app.add_exception_handler(NoPreviousChampionError, handler(status.HTTP_409_CONFLICT))
+    app.add_exception_handler(StoreUnavailableError, handler(status.HTTP_503_SERVICE_UNAVAILABLE))
+
+
+def create_app(
+    settings: RegistrySettings,
+    *,
+    store: RegistryStore | None = None,
+    checker: CandidateChecker | None = None,
+) -> FastAPI:
+    """The registry app. ``store``/``checker`` default to the settings' database/artifacts."""
+    registry = CollectorRegistry()
+    metrics = RegistryMetrics.create(registry)
+    broker = build_broker(settings.kafka, service=SERVICE, registry=registry)
+    store = store or SqlRegistryStore.from_url(settings.resolved_database_url())
+    checker = checker or ArtifactCandidateChecker(open_store(settings.artifact_root))
+    service = RegistryService(store, broker, metrics)
+    intake = ModelIntake(service, checker)
+
+    @broker.subscriber(MODELS_TRAINED, group_id=CONSUMER_GROUP, auto_offset_reset="earliest")
+    async def on_model_trained(event: ModelTrained) -> None:
+        await intake.handle(event)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await service.db(service.store.setup)
+        await service.load_gauges()
+        await _start_broker(broker, settings.kafka_start_timeout_seconds)
+        outbox = asyncio.create_task(service.outbox_loop(settings.outbox_poll_seconds))
+        warming = asyncio.create_task(asyncio.to_thread(warm_up))
+        try:
+            yield
+        finally:
+            outbox.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await outbox
+            with contextlib.suppress(Exception):
+                await warming  # a thread cannot be cancelled; let the import finish
+            await broker.stop()
+            await service.db(service.store.close)
+
+    app = FastAPI(
+        title="Continuum registry",
+        description="Pipelines as code, model versions, the promotion gate and the audit log.",
+        version=version("continuum-registry"),
+        lifespan=lifespan,
+    )
+    app.state.registry = service
+    app.state.token = settings.api_token
+    app.state.broker = broker
+    app.state.metrics_registry = registry
+    for router in (pipelines.router, models.router, audit.router):
+        app.include_router(router)
+    _error_handlers(app)
+
+    @app.get("/health", tags=["ops"])
+    async def health() -> JSONResponse:
+        """200 when the database answers and Kafka is connected, else 503."""
+        checks: dict[str, str] = {}
+        try:
+            await service.db(service.store.ping)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {exc}"
+        try:
+            checks["kafka"] = "ok" if await broker.ping(timeout=2.0) else "not connected"
+        except Exception as exc:
+            checks["kafka"] = f"error: {exc}"
+        healthy = all(value == "ok" for value in checks.values())
+        body = {"status": "ok" if healthy else "unhealthy", "service": SERVICE, **checks}
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    app.mount("/metrics", make_asgi_app(registry))
+    return app

@@ -1,0 +1,102 @@
+"""The registry's settings: shared service settings plus its database and API token.
+
+Built from the environment by ``__main__`` (never at import time). The registry refuses
+to start without ``CONTINUUM_REGISTRY_TOKEN`` unless development mode is asked for
+explicitly, and it never ships a default secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from continuum.kafka import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+MIN_TOKEN_CHARS = 8
+
+
+class RegistrySettings(ServiceSettings):
+    """Settings of ``continuum.registry`` (env ``CONTINUUM_*`` and ``CONTINUUM_REGISTRY_*``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONTINUUM_", extra="ignore", populate_by_name=True
+    )
+
+    service_name: str = "registry"
+    http_port: int = Field(default=8100, ge=0, le=65535)
+    state_dir: Path | None = Field(
+        default=None, description="Durable local state (the SQLite file lives here by default)."
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CONTINUUM_REGISTRY_DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL; sqlite:///... (default) or postgresql+psycopg://...",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CONTINUUM_REGISTRY_TOKEN", "token"),
+        description="Bearer token every write call must present.",
+    )
+    allow_insecure_dev_token: bool = Field(
+        default=False,
+        validation_alias=AliasChoices(
+            "CONTINUUM_REGISTRY_ALLOW_INSECURE_DEV_TOKEN", "allow_insecure_dev_token"
+        ),
+        description="Without a token, make up a random one and log it (development only).",
+    )
+    outbox_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        validation_alias=AliasChoices(
+            "CONTINUUM_REGISTRY_OUTBOX_POLL_SECONDS", "outbox_poll_seconds"
+        ),
+        description="How often events still waiting in the outbox are retried.",
+    )
+
+    kafka_start_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=AliasChoices(
+            "CONTINUUM_REGISTRY_KAFKA_START_TIMEOUT_SECONDS", "kafka_start_timeout_seconds"
+        ),
+        description="How long to keep retrying the first Kafka connection at start.",
+    )
+
+    @model_validator(mode="after")
+    def _has_a_token(self) -> Self:
+        if self.token is None:
+            if not self.allow_insecure_dev_token:
+                raise ValueError(
+                    "CONTINUUM_REGISTRY_TOKEN is required (set CONTINUUM_REGISTRY_"
+                    "ALLOW_INSECURE_DEV_TOKEN=1 to get a random one in development)"
+                )
+            generated = secrets.token_urlsafe(24)
+            self.token = SecretStr(generated)
+            logger.warning(
+                "no CONTINUUM_REGISTRY_TOKEN: generated a development token: %s", generated
+            )
+        elif len(self.token.get_secret_value()) < MIN_TOKEN_CHARS:
+            raise ValueError(
+                f"CONTINUUM_REGISTRY_TOKEN must have at least {MIN_TOKEN_CHARS} characters"
+            )
+        return self
+
+    @property
+    def api_token(self) -> SecretStr:
+        """The write token (always set after validation)."""
+        assert self.token is not None
+        return self.token
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or a SQLite file in the state folder (``./.continuum``)."""
+        if self.database_url:
+            return self.database_url
+        folder = (self.state_dir or Path(".continuum")).expanduser().resolve()
+        return f"sqlite:///{folder / 'registry.db'}"
