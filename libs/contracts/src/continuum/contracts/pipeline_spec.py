@@ -177,6 +177,10 @@ class RetrainTriggers(SpecModel):
     """When the trainer starts a run by itself (a manual request always works)."""
 
     min_new_labelled_rows: int | None = Field(default=1000, ge=1)
+    cold_start: bool = Field(
+        default=True,
+        description="Train the first model as soon as training.min_rows labelled rows exist.",
+    )
     on_drift: bool = True
     schedule_seconds: float | None = Field(default=None, gt=0)
 

@@ -1,0 +1,102 @@
+"""The monitor's Prometheus metrics, all in the service's own registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class MonitorMetrics:
+    """Gauges for drift and quality, counters for windows, events and joins."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.drift_share = Gauge(
+            "continuum_monitor_drift_share",
+            "Share of feature columns that drifted in the last evaluated window.",
+            ["pipeline", "model_version"],
+            registry=registry,
+        )
+        self.feature_drift_score = Gauge(
+            "continuum_monitor_feature_drift_score",
+            "Drift score of a feature in the last window (the method is Evidently's choice).",
+            ["pipeline", "feature"],
+            registry=registry,
+        )
+        self.feature_drifted = Gauge(
+            "continuum_monitor_feature_drifted",
+            "1 when the feature drifted in the last evaluated window, else 0.",
+            ["pipeline", "feature"],
+            registry=registry,
+        )
+        self.prediction_drift_score = Gauge(
+            "continuum_monitor_prediction_drift_score",
+            "Drift score of the model's predictions in the last evaluated window.",
+            ["pipeline"],
+            registry=registry,
+        )
+        self.window_fill_ratio = Gauge(
+            "continuum_monitor_window_fill_ratio",
+            "How full the current drift window of the champion is (0..1).",
+            ["pipeline"],
+            registry=registry,
+        )
+        self.windows_evaluated = Counter(
+            "continuum_monitor_windows_evaluated_total",
+            "Full windows evaluated for drift.",
+            ["pipeline"],
+            registry=registry,
+        )
+        self.drift_events = Counter(
+            "continuum_monitor_drift_events_total",
+            "DriftDetected events published.",
+            ["pipeline"],
+            registry=registry,
+        )
+        self.drift_suppressed = Counter(
+            "continuum_monitor_drift_suppressed_total",
+            "Windows over the drift threshold that fired nothing (cooldown, stale champion).",
+            ["pipeline", "reason"],
+            registry=registry,
+        )
+        self.evaluation_errors = Counter(
+            "continuum_monitor_evaluation_errors_total",
+            "Windows dropped because their evaluation or their reference failed.",
+            ["pipeline"],
+            registry=registry,
+        )
+        self.evaluation_seconds = Histogram(
+            "continuum_monitor_evaluation_seconds",
+            "Time to evaluate one window for drift (in the worker thread).",
+            ["pipeline"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.predictions = Counter(
+            "continuum_monitor_predictions_total",
+            "Logged predictions consumed, by what became of them.",
+            ["pipeline", "outcome"],
+            registry=registry,
+        )
+        self.feedback = Counter(
+            "continuum_monitor_feedback_total",
+            "Feedback labels consumed, by whether they joined a logged prediction.",
+            ["pipeline", "outcome"],
+            registry=registry,
+        )
+        self.model_quality = Gauge(
+            "continuum_monitor_model_quality",
+            "Quality of a model version over its rolling window of labelled predictions.",
+            ["pipeline", "model_version", "metric"],
+            registry=registry,
+        )
+        self.quality_window_rows = Gauge(
+            "continuum_monitor_quality_window_rows",
+            "Labelled predictions in a model version's quality window.",
+            ["pipeline", "model_version"],
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            "continuum_monitor_duplicate_events_total",
+            "Events skipped because their event_id was already handled.",
+            ["topic"],
+            registry=registry,
+        )

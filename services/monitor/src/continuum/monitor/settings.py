@@ -1,0 +1,66 @@
+"""The monitor's settings: shared service settings plus its windows, joins and state folder.
+
+Read from the environment by ``MonitorSettings()`` (``CONTINUUM_*`` and
+``CONTINUUM_MONITOR_*``), never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from continuum.kafka import ServiceSettings
+
+
+class MonitorSettings(ServiceSettings):
+    """Everything ``continuum.monitor`` reads from its environment."""
+
+    # populate_by_name: tests pass fields by name, processes use the env.
+    model_config = SettingsConfigDict(
+        env_prefix="CONTINUUM_", extra="ignore", populate_by_name=True
+    )
+
+    service_name: str = "monitor"
+    http_port: int = Field(default=8500, ge=0, le=65535)
+    registry_url: str = Field(
+        default="http://127.0.0.1:8100", validation_alias="CONTINUUM_REGISTRY_URL"
+    )
+    registry_token: SecretStr | None = Field(
+        default=None,
+        validation_alias="CONTINUUM_REGISTRY_TOKEN",
+        description="The monitor only reads from the registry; the token is sent if given.",
+    )
+    state_dir: Path = Field(
+        default=Path(".continuum/monitor"),
+        validation_alias="CONTINUUM_STATE_DIR",
+        description="Where the drift cooldown's last-fired times survive restarts.",
+    )
+    consumer_group: str = Field(
+        default="continuum-monitor", validation_alias="CONTINUUM_MONITOR_CONSUMER_GROUP"
+    )
+    seen_event_ids: int = Field(
+        default=100_000,
+        ge=1,
+        validation_alias="CONTINUUM_MONITOR_SEEN_EVENT_IDS",
+        description="Event ids remembered for idempotency (a bounded LRU).",
+    )
+    joinable_predictions: int = Field(
+        default=100_000,
+        ge=1,
+        validation_alias="CONTINUUM_MONITOR_JOINABLE_PREDICTIONS",
+        description="Logged predictions kept for joining delayed feedback (a bounded LRU).",
+    )
+    quality_window_rows: int = Field(
+        default=1000,
+        ge=1,
+        validation_alias="CONTINUUM_MONITOR_QUALITY_WINDOW_ROWS",
+        description="Labelled predictions per model version that quality metrics are over.",
+    )
+    registry_retry_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        validation_alias="CONTINUUM_MONITOR_REGISTRY_RETRY_SECONDS",
+        description="First backoff while the registry is unreachable at start (doubles to 30 s).",
+    )

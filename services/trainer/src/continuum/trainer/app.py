@@ -1,0 +1,104 @@
+"""Wiring: ``create_app(settings)`` builds the broker, the service and the ASGI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from functools import partial
+
+from faststream.asgi import AsgiFastStream
+from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry
+
+from continuum.contracts import (
+    DataBatchReady,
+    DriftDetected,
+    PipelineChanged,
+    TrainingRequested,
+    topics,
+)
+from continuum.kafka import build_broker
+from continuum.kafka.asgi import observability_routes
+from continuum.registry_client import RegistryClient
+from continuum.trainer.metrics import TrainerMetrics
+from continuum.trainer.runner import Runner, TrainFn, make_executor
+from continuum.trainer.service import TrainerService
+from continuum.trainer.settings import TrainerSettings
+from continuum.trainer.worker import train_run
+
+GROUP_ID = "continuum-trainer"
+logger = logging.getLogger("continuum.trainer")
+
+
+@dataclass
+class Trainer:
+    """Everything ``create_app`` wires, kept together for tests."""
+
+    app: AsgiFastStream
+    broker: KafkaBroker
+    service: TrainerService
+    registry: CollectorRegistry
+
+
+def build_trainer(
+    settings: TrainerSettings,
+    *,
+    registry_client: RegistryClient | None = None,
+    train_fn: TrainFn = train_run,
+    executor_factory: Callable[[], Executor] | None = None,
+) -> Trainer:
+    """The trainer with its broker and app; tests swap the registry, worker and pool."""
+    registry = CollectorRegistry()
+    metrics = TrainerMetrics(registry)
+    broker = build_broker(settings.kafka, service="trainer", registry=registry)
+    client = registry_client or RegistryClient(settings.registry_url, token=settings.registry_token)
+    holder: list[TrainerService] = []
+    runner = Runner(
+        settings=settings,
+        state=lambda: holder[0].state,
+        registry=client,
+        broker=broker,
+        metrics=metrics,
+        train_fn=train_fn,
+        executor_factory=executor_factory or partial(make_executor, settings),
+    )
+    service = TrainerService(settings, client, metrics, runner)
+    holder.append(service)
+
+    subscribe = partial(broker.subscriber, group_id=GROUP_ID, auto_offset_reset="earliest")
+
+    @subscribe(topics.DATA_BATCHES)
+    async def on_batch(event: DataBatchReady) -> None:
+        await service.on_batch(event)
+
+    @subscribe(topics.DRIFT_DETECTED)
+    async def on_drift(event: DriftDetected) -> None:
+        await service.on_drift(event)
+
+    @subscribe(topics.TRAINING_REQUESTS)
+    async def on_request(event: TrainingRequested) -> None:
+        await service.on_request(event)
+
+    @subscribe(topics.PIPELINES_CHANGED)
+    async def on_pipeline_changed(event: PipelineChanged) -> None:
+        await service.on_pipeline_changed(event)
+
+    async def close_client() -> None:
+        if registry_client is None:
+            await client.aclose()
+
+    app = AsgiFastStream(
+        broker,
+        asgi_routes=observability_routes(registry, service.health),
+        on_startup=[service.start],
+        on_shutdown=[service.stop],
+        after_shutdown=[close_client],
+    )
+    return Trainer(app=app, broker=broker, service=service, registry=registry)
+
+
+def create_app(settings: TrainerSettings) -> AsgiFastStream:
+    """The trainer's ASGI app: the broker's consumers plus ``/health`` and ``/metrics``."""
+    return build_trainer(settings).app

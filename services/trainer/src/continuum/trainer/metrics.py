@@ -1,0 +1,36 @@
+"""The trainer's Prometheus metrics (its own registry, made in ``create_app``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class TrainerMetrics:
+    """Counters, histogram and gauges, all labelled by pipeline."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.trainings = Counter(
+            "continuum_trainer_trainings_total",
+            "Training runs finished, by the trigger that opened them and outcome.",
+            ["pipeline", "trigger", "outcome"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "continuum_trainer_training_duration_seconds",
+            "Wall time of a training run in the worker.",
+            ["pipeline"],
+            buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
+            registry=registry,
+        )
+        self.pending_triggers = Gauge(
+            "continuum_trainer_pending_triggers",
+            "Triggers waiting in the queued (not yet started) run.",
+            ["pipeline"],
+            registry=registry,
+        )
+        self.new_labelled_rows = Gauge(
+            "continuum_trainer_new_labelled_rows",
+            "Labelled rows that arrived since the last run started.",
+            ["pipeline"],
+            registry=registry,
+        )

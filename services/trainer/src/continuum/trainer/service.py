@@ -1,0 +1,278 @@
+"""The trainer's event handling: remember batches, decide when to train, keep state durable.
+
+Each handler changes state in one transaction and returns only after it committed, so
+the broker commits the offset only once the effect is on disk; processed event ids make
+a redelivery a no-op. Trigger policy (from the spec):
+
+- ``new_data``: labelled rows since the last run started >= ``triggers.min_new_labelled_rows``;
+  a pipeline that has never trained (cold start) trains once it has ``training.min_rows``;
+- ``drift``: a ``DriftDetected`` when ``triggers.on_drift``;
+- ``schedule``: every ``triggers.schedule_seconds`` after the last run started, if labelled
+  rows arrived since (retraining on identical data would only repeat the last run);
+- ``manual``: every ``TrainingRequested`` (a run with too few rows fails, and says so).
+
+Automatic triggers also need ``training.min_rows`` labelled rows in total. Triggers that
+arrive while a run is in progress coalesce into one queued follow-up run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime
+
+from continuum.contracts import (
+    DataBatchReady,
+    DriftDetected,
+    PipelineChanged,
+    PipelineSpec,
+    TrainingRequested,
+    utc_now,
+)
+from continuum.registry_client import RegistryClient
+from continuum.trainer.metrics import TrainerMetrics
+from continuum.trainer.retry import retrying
+from continuum.trainer.runner import Runner
+from continuum.trainer.settings import TrainerSettings
+from continuum.trainer.state import RUN_NAMESPACE, BatchRef, TrainerState, TriggerRef
+
+logger = logging.getLogger("continuum.trainer")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class TrainerService:
+    """Handlers and the schedule loop; :class:`Runner` does the runs."""
+
+    def __init__(
+        self,
+        settings: TrainerSettings,
+        registry: RegistryClient,
+        metrics: TrainerMetrics,
+        runner: Runner,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.metrics = metrics
+        self.runner = runner
+        self._state: TrainerState | None = None
+        self._specs: dict[str, PipelineSpec] = {}
+        self._ticker: asyncio.Task[None] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------
+    @property
+    def state(self) -> TrainerState:
+        if self._state is None:
+            raise RuntimeError("the trainer is not started")
+        return self._state
+
+    @property
+    def started(self) -> bool:
+        return self._state is not None
+
+    async def start(self) -> None:
+        """Open the state, resume unfinished runs, start the schedule loop."""
+        self._state = TrainerState.open(self.settings.state_dir)
+        for pipeline in self.state.pipelines():
+            self._update_gauges(pipeline)
+        for pipeline in self.state.pipelines_with_open_runs():
+            running = self.state.running_run(pipeline)
+            if running:
+                logger.info("resuming run %s for %s", running.run_id, pipeline)
+            self.runner.kick(pipeline)
+        self._ticker = asyncio.create_task(self._tick_loop(), name="trainer-ticker")
+        self.runner.warm()
+
+    async def stop(self) -> None:
+        """Stop the loop and the runs (they resume on the next start), close the state."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
+        await self.runner.stop()
+        if self._state is not None:
+            self._state.close()
+            self._state = None
+
+    async def health(self) -> dict[str, object]:
+        """``ok`` once the state is open; which runs are in progress."""
+        if not self.started:
+            return {"status": "starting"}
+        return {"status": "ok", "running": dict(self.runner.current)}
+
+    # -- specs ------------------------------------------------------------------------
+    async def spec(self, pipeline: str, *, attempts: int | None = 3) -> PipelineSpec | None:
+        """The pipeline's latest spec (cached until ``PipelineChanged``)."""
+        if pipeline not in self._specs:
+            record = await retrying(
+                lambda: self.registry.get_spec(pipeline),
+                what=f"fetching spec of {pipeline}",
+                attempts=attempts,
+                max_wait=self.settings.retry_max_seconds,
+            )
+            if record is None:
+                return None
+            self._specs[pipeline] = record.spec
+        return self._specs[pipeline]
+
+    async def _spec_or_none(self, pipeline: str) -> PipelineSpec | None:
+        try:
+            return await self.spec(pipeline, attempts=1)
+        except Exception as exc:
+            logger.warning("spec of %s unavailable (%s); will check again", pipeline, exc)
+            return None
+
+    # -- handlers ---------------------------------------------------------------------
+    async def on_batch(self, event: DataBatchReady) -> None:
+        """Remember the batch and count its labelled rows; maybe trigger ``new_data``."""
+        event_id = str(event.event_id)
+        with self.state.transaction() as tx:
+            if tx.seen(event_id):
+                logger.info("duplicate batch event %s ignored", event_id)
+                return
+            tx.mark_processed(event_id, event.pipeline, "batch")
+            tx.add_batch(
+                event.pipeline,
+                BatchRef(
+                    batch_id=event.batch_id,
+                    uri=event.storage.uri,
+                    sha256=event.storage.sha256,
+                    size_bytes=event.storage.size_bytes,
+                    rows=event.row_count,
+                    labelled_rows=event.labelled_row_count,
+                    min_event_time=_iso(event.min_event_time),
+                    max_event_time=_iso(event.max_event_time),
+                ),
+                TriggerRef(event_id, "new_data", str(event.correlation_id)),
+            )
+        logger.info(
+            "batch %s for %s: %d rows, %d labelled (%d new since last run)",
+            event.batch_id,
+            event.pipeline,
+            event.row_count,
+            event.labelled_row_count,
+            self.state.new_labelled_rows(event.pipeline),
+        )
+        # Best effort: without the registry the ticker decides later (the batch is saved).
+        await self._maybe_new_data(event.pipeline)
+        self._update_gauges(event.pipeline)
+
+    async def on_drift(self, event: DriftDetected) -> None:
+        """A drift trigger, if the spec says so and there is enough data."""
+        event_id = str(event.event_id)
+        if self.state.seen(event_id):
+            return
+        spec = await self.spec(event.pipeline)  # transient failure: redelivered
+        with self.state.transaction() as tx:
+            if tx.seen(event_id):
+                return
+            tx.mark_processed(event_id, event.pipeline, "drift")
+            if spec is None or not spec.triggers.on_drift or tx.is_retired(event.pipeline):
+                logger.info("drift on %s ignored (on_drift off or no spec)", event.pipeline)
+                return
+            total = tx.total_labelled_rows(event.pipeline)
+            if total < spec.training.min_rows:
+                logger.info("drift on %s ignored: %d labelled rows", event.pipeline, total)
+                return
+            tx.add_trigger(event.pipeline, TriggerRef(event_id, "drift", str(event.correlation_id)))
+        self._triggered(event.pipeline)
+
+    async def on_request(self, event: TrainingRequested) -> None:
+        """A requested run always happens (and fails with a reason if it cannot train)."""
+        event_id = str(event.event_id)
+        with self.state.transaction() as tx:
+            if tx.seen(event_id):
+                return
+            tx.mark_processed(event_id, event.pipeline, "request")
+            tx.add_trigger(
+                event.pipeline, TriggerRef(event_id, event.trigger, str(event.correlation_id))
+            )
+        logger.info("training requested for %s by %s", event.pipeline, event.requested_by)
+        self._triggered(event.pipeline)
+
+    async def on_pipeline_changed(self, event: PipelineChanged) -> None:
+        """Forget the cached spec; a lowered threshold may now trigger a run."""
+        event_id = str(event.event_id)
+        with self.state.transaction() as tx:
+            if tx.seen(event_id):
+                return
+            tx.mark_processed(event_id, event.pipeline, "pipeline")
+            tx.set_retired(event.pipeline, event.change == "retired")
+        self._specs.pop(event.pipeline, None)
+        logger.info("pipeline %s %s (spec v%d)", event.pipeline, event.change, event.spec_version)
+        if event.change == "applied":
+            await self._maybe_new_data(event.pipeline)
+            self._update_gauges(event.pipeline)
+
+    # -- trigger policy ---------------------------------------------------------------
+    async def _maybe_new_data(self, pipeline: str) -> None:
+        spec = await self._spec_or_none(pipeline)
+        if spec is None:
+            return
+        threshold = spec.triggers.min_new_labelled_rows
+        with self.state.transaction() as tx:
+            if tx.is_retired(pipeline):
+                return
+            total = tx.total_labelled_rows(pipeline)
+            trigger = tx.last_batch_trigger(pipeline)
+            if trigger is None or total < spec.training.min_rows:
+                return
+            # Cold start: a pipeline without any run trains as soon as it has min_rows
+            # labelled rows, instead of waiting for a full retrain threshold.
+            cold_start = spec.triggers.cold_start and not tx.runs(pipeline)
+            if not cold_start and (threshold is None or tx.new_labelled_rows(pipeline) < threshold):
+                return
+            tx.add_trigger(pipeline, trigger)  # idempotent on the batch event id
+        self._triggered(pipeline)
+
+    async def _maybe_schedule(self, pipeline: str) -> None:
+        spec = await self._spec_or_none(pipeline)
+        every = spec.triggers.schedule_seconds if spec else None
+        if spec is None or every is None:
+            return
+        now = utc_now()
+        with self.state.transaction() as tx:
+            anchor = tx.schedule_anchor(pipeline)
+            if anchor is None or (now - anchor).total_seconds() < every:
+                return
+            if tx.new_labelled_rows(pipeline) == 0 or tx.queued_run(pipeline) is not None:
+                return
+            if tx.is_retired(pipeline) or tx.total_labelled_rows(pipeline) < spec.training.min_rows:
+                return
+            slot = int(now.timestamp() // every)
+            event_id = str(uuid.uuid5(RUN_NAMESPACE, f"{pipeline}|schedule|{slot}"))
+            if tx.seen(event_id):
+                return
+            tx.mark_processed(event_id, pipeline, "schedule")
+            tx.add_trigger(pipeline, TriggerRef(event_id, "schedule", event_id))
+        logger.info("scheduled run for %s (every %ss)", pipeline, every)
+        self._triggered(pipeline)
+
+    async def tick(self) -> None:
+        """One pass of the schedule loop (also catches triggers deferred by an outage)."""
+        for pipeline in self.state.pipelines():
+            await self._maybe_new_data(pipeline)
+            await self._maybe_schedule(pipeline)
+            self._update_gauges(pipeline)
+        for pipeline in self.state.pipelines_with_open_runs():
+            self.runner.kick(pipeline)
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.tick_seconds)
+            try:
+                await self.tick()
+            except Exception:
+                logger.exception("trainer tick failed")
+
+    def _triggered(self, pipeline: str) -> None:
+        self._update_gauges(pipeline)
+        self.runner.kick(pipeline)
+
+    def _update_gauges(self, pipeline: str) -> None:
+        queued = self.state.queued_run(pipeline)
+        self.metrics.pending_triggers.labels(pipeline).set(len(queued.triggers) if queued else 0)
+        self.metrics.new_labelled_rows.labels(pipeline).set(self.state.new_labelled_rows(pipeline))

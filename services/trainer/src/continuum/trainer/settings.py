@@ -1,0 +1,51 @@
+"""Trainer settings: the shared service settings plus where state lives and how to train."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+
+from continuum.kafka import ServiceSettings
+
+
+class TrainerSettings(ServiceSettings):
+    """Read from ``CONTINUUM_*`` (shared) and ``CONTINUUM_TRAINER_*`` (trainer only)."""
+
+    service_name: str = "trainer"
+    registry_url: str = Field(default="http://127.0.0.1:8100")
+    registry_token: str | None = None
+    state_dir: Path = Field(default=Path("./.continuum/state/trainer"))
+    worker_mode: Literal["process", "thread"] = Field(
+        default="process",
+        validation_alias=AliasChoices("CONTINUUM_TRAINER_WORKER_MODE", "worker_mode"),
+        description="'process' in production; 'thread' only for memory:// stores in tests.",
+    )
+    mp_context: Literal["spawn", "forkserver"] = Field(
+        default="spawn",
+        validation_alias=AliasChoices("CONTINUUM_TRAINER_MP_CONTEXT", "mp_context"),
+    )
+    tick_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        validation_alias=AliasChoices("CONTINUUM_TRAINER_TICK_SECONDS", "tick_seconds"),
+        description="How often schedules and deferred new-data triggers are checked.",
+    )
+    reference_max_rows: int = Field(
+        default=5000,
+        ge=10,
+        validation_alias=AliasChoices("CONTINUUM_TRAINER_REFERENCE_MAX_ROWS", "reference_max_rows"),
+    )
+    worker_threads: int = Field(
+        default=1,
+        ge=1,
+        validation_alias=AliasChoices("CONTINUUM_TRAINER_WORKER_THREADS", "worker_threads"),
+        description="OpenMP/BLAS threads a training run may use.",
+    )
+    retry_max_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices("CONTINUUM_TRAINER_RETRY_MAX_SECONDS", "retry_max_seconds"),
+        description="Longest wait between retries of the registry or the broker.",
+    )

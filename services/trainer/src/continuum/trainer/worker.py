@@ -1,0 +1,262 @@
+"""One training run, executed in a worker process from plain data.
+
+:func:`train_run` is top-level and takes and returns JSON-able dicts, so it can run in
+a ``spawn``/``forkserver`` process pool. Everything heavy happens here: reading and
+verifying batches, fitting, scoring the candidate and the champion on the same
+time-based holdout, and writing the artifacts. A resumed run (same ``run_id`` after a
+crash) reuses what it already wrote, since stored objects are immutable.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+import pandas as pd
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+from continuum.contracts import DataVersion, ModelArtifacts, PipelineSpec, StoredObject
+from continuum.modelkit import (
+    EVENT_TIME_COLUMN,
+    ModelCard,
+    apply_window,
+    build_reference_sample,
+    dump_model,
+    feature_columns,
+    fit,
+    frame_to_parquet,
+    labelled_rows,
+    load_champion,
+    load_model,
+    score,
+    target_values,
+    time_holdout,
+)
+from continuum.storage import ObjectStore, get_verified, open_store, sha256_hex
+
+logger = logging.getLogger("continuum.trainer.worker")
+
+
+class NotEnoughDataError(ValueError):
+    """Fewer labelled rows than ``training.min_rows``."""
+
+
+def artifact_keys(pipeline: str, run_id: str) -> dict[str, str]:
+    """Where a run's artifacts live in the artifact store."""
+    prefix = f"models/{pipeline}/{run_id}"
+    return {
+        "model": f"{prefix}/model.skops",
+        "reference_sample": f"{prefix}/reference.parquet",
+        "model_card": f"{prefix}/model_card.json",
+    }
+
+
+def _stored(store: ObjectStore, key: str) -> StoredObject:
+    data = store.get(store.uri_for(key))
+    return StoredObject(uri=store.uri_for(key), sha256=sha256_hex(data), size_bytes=len(data))
+
+
+def _put_once(store: ObjectStore, key: str, data: bytes) -> StoredObject:
+    # A resumed run may find this object written by its first attempt: keep that one.
+    if store.exists(key):
+        return _stored(store, key)
+    try:
+        return store.put(key, data)
+    except FileExistsError:
+        return _stored(store, key)
+
+
+def _read_batches(
+    store: ObjectStore, batches: list[dict[str, Any]]
+) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
+    """The readable batches concatenated, the ids used, and why others were skipped.
+
+    A batch that is missing, tampered (sha256) or not Parquet is left out rather than
+    failing every future run of the pipeline; the model card names it.
+    """
+    frames, used, skipped = [], [], {}
+    for batch in batches:
+        ref = StoredObject(uri=batch["uri"], sha256=batch["sha256"], size_bytes=batch["size_bytes"])
+        try:
+            frames.append(pd.read_parquet(io.BytesIO(get_verified(store, ref))))
+        except Exception as exc:
+            skipped[batch["batch_id"]] = f"{type(exc).__name__}: {exc}"[:500]
+            logger.warning("batch %s skipped: %s", batch["batch_id"], exc)
+            continue
+        used.append(batch["batch_id"])
+    if not frames:
+        detail = "; ".join(f"{k}: {v}" for k, v in skipped.items()) or "none known"
+        raise NotEnoughDataError(f"no readable batches to train on ({detail})")
+    return pd.concat(frames, ignore_index=True), used, skipped
+
+
+def _champion_metrics(
+    job: dict[str, Any], artifacts_store: ObjectStore, holdout: pd.DataFrame, y: pd.Series
+) -> tuple[dict[str, float], str | None]:
+    champion = job.get("champion")
+    if not champion:
+        return {}, None
+    try:
+        spec = PipelineSpec.model_validate(champion["spec"])
+        loaded = load_champion(
+            artifacts_store,
+            ModelArtifacts.model_validate(champion["artifacts"]),
+            spec,
+            int(champion["version"]),
+        )
+        inputs = feature_columns(spec, holdout)
+        return score(loaded.pipeline, inputs, y, spec.task), None
+    except Exception as exc:  # the champion failing to score must not sink the candidate
+        logger.warning("champion v%s could not be scored: %s", champion.get("version"), exc)
+        return {}, f"{type(exc).__name__}: {exc}"
+
+
+def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(json.dumps(value, default=str))
+    return result
+
+
+def die_with_parent() -> None:
+    """Worker initializer: on Linux, ask the kernel to kill this worker when the trainer dies.
+
+    Otherwise a SIGKILLed trainer leaves an orphan still training, which would race the
+    restarted trainer's resumed run for the same artifact keys.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import os
+    import signal
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def warm_up() -> bool:
+    """Run once in a fresh worker so its first real run does not pay for the imports."""
+    return True
+
+
+def train_run(job: dict[str, Any]) -> dict[str, Any]:
+    """Train, score and store one run; returns ``{"artifacts": ..., "card": ...}`` as JSON.
+
+    Raises on any failure (bad data, too few rows...): the caller turns it into a failed
+    ``ModelTrained``. OpenMP/BLAS use ``job["threads"]`` threads (default 1): on a small
+    machine, spinning OpenMP threads competing with the service and other processes made
+    HistGradientBoosting many times slower than one thread.
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    with threadpool_limits(limits=int(job.get("threads") or 1)):
+        return _train(job)
+
+
+def _train(job: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    spec = PipelineSpec.model_validate(job["spec"])
+    pipeline_name, run_id = job["pipeline"], job["run_id"]
+    artifacts_store = open_store(job["artifact_root"])
+    keys = artifact_keys(pipeline_name, run_id)
+
+    if artifacts_store.exists(keys["model_card"]):
+        logger.info("run %s: artifacts already written, reusing them", run_id)
+        return _result(artifacts_store, keys)
+
+    durations: dict[str, float] = {}
+    raw, used, skipped = _read_batches(open_store(job["data_root"]), job["batches"])
+    rows = labelled_rows(spec, raw)
+    rows, y = apply_window(spec, rows, target_values(spec, rows))
+    durations["read_seconds"] = time.perf_counter() - started
+    if len(rows) < spec.training.min_rows:
+        raise NotEnoughDataError(
+            f"{len(rows)} labelled rows in the training window, need {spec.training.min_rows}"
+        )
+    split = time_holdout(rows, y, spec.training.holdout_fraction)
+    logger.info(
+        "run %s: %d train rows, %d holdout rows, estimator %s",
+        run_id,
+        len(split.train),
+        len(split.test),
+        spec.model.estimator,
+    )
+
+    t0 = time.perf_counter()
+    if artifacts_store.exists(keys["model"]):
+        data = artifacts_store.get(artifacts_store.uri_for(keys["model"]))
+        pipeline = load_model(data, expected_sha256=sha256_hex(data))
+        params: dict[str, Any] = dict(spec.model.params)
+        search: dict[str, Any] = {"resumed": True}
+    else:
+        result = fit(spec, split.train, split.y_train)
+        pipeline, params, search = result.pipeline, result.params, result.search_results
+    durations["fit_seconds"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    metrics = score(pipeline, feature_columns(spec, split.test), split.y_test, spec.task)
+    champion_metrics, champion_error = _champion_metrics(
+        job, artifacts_store, split.test, split.y_test
+    )
+    if champion_error:
+        search["champion_error"] = champion_error
+    durations["score_seconds"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    reference = build_reference_sample(
+        spec, pipeline, split.train, max_rows=int(job.get("reference_max_rows", 5000))
+    )
+    _put_once(artifacts_store, keys["model"], dump_model(pipeline))
+    _put_once(artifacts_store, keys["reference_sample"], frame_to_parquet(reference))
+    durations["write_seconds"] = time.perf_counter() - t0
+    durations["total_seconds"] = time.perf_counter() - started
+
+    times = split.train[EVENT_TIME_COLUMN], split.test[EVENT_TIME_COLUMN]
+    card = ModelCard(
+        pipeline=pipeline_name,
+        run_id=run_id,
+        spec_version=int(job["spec_version"]),
+        task=spec.task,
+        estimator=spec.model.estimator,
+        triggers=[t["kind"] for t in job.get("triggers", [])],
+        metric=spec.promotion.metric,
+        metrics=metrics,
+        champion_version=(job.get("champion") or {}).get("version"),
+        champion_metrics=champion_metrics,
+        params=_jsonable(params),
+        search=_jsonable(search),
+        data_version=DataVersion.of(used),
+        skipped_batches=skipped,
+        rows_train=len(split.train),
+        rows_holdout=len(split.test),
+        train_time_range=(times[0].min().to_pydatetime(), times[0].max().to_pydatetime()),
+        holdout_time_range=(times[1].min().to_pydatetime(), times[1].max().to_pydatetime()),
+        durations_seconds=durations,
+    )
+    # The card goes last: its presence says the run's artifacts are complete.
+    _put_once(artifacts_store, keys["model_card"], card.to_json_bytes())
+    logger.info(
+        "run %s: %s=%s (champion %s) fit %.2fs total %.2fs",
+        run_id,
+        spec.promotion.metric,
+        metrics.get(spec.promotion.metric),
+        champion_metrics.get(spec.promotion.metric),
+        durations["fit_seconds"],
+        durations["total_seconds"],
+    )
+    return _result(artifacts_store, keys)
+
+
+def _result(store: ObjectStore, keys: dict[str, str]) -> dict[str, Any]:
+    artifacts = ModelArtifacts(
+        model=_stored(store, keys["model"]),
+        reference_sample=_stored(store, keys["reference_sample"]),
+        model_card=_stored(store, keys["model_card"]),
+    )
+    card = ModelCard.model_validate_json(get_verified(store, artifacts.model_card))
+    return {"artifacts": artifacts.model_dump(mode="json"), "card": card.model_dump(mode="json")}
