@@ -67,13 +67,13 @@ def demo(
         keep_running=keep_running,
     )
     try:
-        result, problems = asyncio.run(run_demo(config, err))
+        result = asyncio.run(run_demo(config, err))
     except (LocalKafkaError, StackError) as exc:
         fail(str(exc))
-    print_summary(result, out)
+    print_summary(result.summary, out)
     if summary_path:
-        result.write(summary_path)
+        result.summary.write(summary_path)
         out.print(f"summary written to {summary_path}", highlight=False)
-    if problems:
-        fail("the loop did not close: " + "; ".join(problems))
+    if result.problems:
+        fail("the loop did not close: " + "; ".join(result.problems))
     out.print("[bold green]The loop closed by itself.[/bold green]")

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from continuum.cli.demo.observer import LoopObserver
+from continuum.cli.demo.observer import LoopEvents, LoopObserver
 from continuum.cli.demo.replay import Replayer, ReplayStats
 from continuum.cli.demo.summary import DemoSummary, build_summary
 from continuum.cli.flights_data import load_flights, to_records
@@ -35,6 +35,19 @@ class DemoConfig:
     settle_seconds: float = 180.0
     keep_running: bool = False
     extra_env: tuple[tuple[str, str], ...] = ()
+    bootstrap_servers: str | None = None
+    """Use this Kafka instead of starting one (tests share their session broker)."""
+
+
+@dataclass
+class DemoResult:
+    """The summary, why the loop did not close (if it did not), and the raw observations."""
+
+    summary: DemoSummary
+    problems: list[str]
+    events: LoopEvents
+    stats: ReplayStats
+    home: Path
 
 
 async def _apply_spec(stack: LocalStack, spec_text: str, name: str) -> int:
@@ -81,10 +94,16 @@ async def _settle(
     deadline: float,
     pipeline: str,
 ) -> None:
-    """After the replay, keep asking serving until it answers with the current champion."""
+    """After the replay, wait until every record is ingested or rejected and serving
+    answers with the current champion (a drift-retrained one)."""
     probe = replayer.flights.tail(1)
+    sent = stats.records_produced + stats.malformed_produced
     async with httpx.AsyncClient(timeout=10) as http, RegistryClient(stack.url("registry")) as reg:
         while time.monotonic() < deadline:
+            accounted = observer.events.rows_ingested + len(observer.events.rejected)
+            if accounted < sent:
+                await asyncio.sleep(1)
+                continue
             await replayer.predict(http, to_records(probe, labelled=False))
             champion = await reg.get_champion(pipeline)
             drift_versions = [
@@ -97,8 +116,8 @@ async def _settle(
             await asyncio.sleep(2)
 
 
-async def run_demo(config: DemoConfig, console: Console) -> tuple[DemoSummary, list[str]]:
-    """Run the whole demo; returns the summary and the reasons the loop did not close."""
+async def run_demo(config: DemoConfig, console: Console) -> DemoResult:
+    """Run the whole demo; the result says whether (and why not) the loop closed."""
     started = time.monotonic()
     spec_text = config.spec_path.read_text()
     spec = parse_spec_yaml(spec_text)
@@ -106,14 +125,18 @@ async def run_demo(config: DemoConfig, console: Console) -> tuple[DemoSummary, l
         shutil.rmtree(config.home)
     config.home.mkdir(parents=True)
 
-    console.print(f"[bold]1/5[/bold] starting Kafka in {config.home / 'kafka'}")
-    kafka = LocalKafka(config.home / "kafka", console=console).start(port=0)
-    await ensure_topics(kafka.bootstrap_servers, extra=[spec.source_topic])
+    kafka = None
+    if config.bootstrap_servers:
+        bootstrap = config.bootstrap_servers
+        console.print(f"[bold]1/5[/bold] using Kafka at {bootstrap}")
+    else:
+        console.print(f"[bold]1/5[/bold] starting Kafka in {config.home / 'kafka'}")
+        kafka = LocalKafka(config.home / "kafka", console=console).start(port=0)
+        bootstrap = kafka.bootstrap_servers
+    await ensure_topics(bootstrap, extra=[spec.source_topic])
     ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
-    stack = LocalStack(
-        config.home, kafka.bootstrap_servers, ports=ports, extra_env=dict(config.extra_env)
-    )
-    observer = LoopObserver(kafka.bootstrap_servers)
+    stack = LocalStack(config.home, bootstrap, ports=ports, extra_env=dict(config.extra_env))
+    observer = LoopObserver(bootstrap)
     try:
         console.print(f"[bold]2/5[/bold] starting {', '.join(SERVICES)} as separate processes")
         await asyncio.to_thread(stack.start)
@@ -135,7 +158,7 @@ async def run_demo(config: DemoConfig, console: Console) -> tuple[DemoSummary, l
             serving_url=stack.url("serving"),
             pipeline=spec.name,
             source_topic=spec.source_topic,
-            bootstrap_servers=kafka.bootstrap_servers,
+            bootstrap_servers=bootstrap,
             seconds_per_day=config.seconds_per_day,
         )
         progress = _Progress(console, observer)
@@ -157,12 +180,13 @@ async def run_demo(config: DemoConfig, console: Console) -> tuple[DemoSummary, l
             ),
             probe=flights.tail(1),
         )
-        return summary, _loop_closed(summary)
+        return DemoResult(summary, _loop_closed(summary), observer.events, stats, config.home)
     finally:
         await observer.stop()
         if not config.keep_running:
             stack.stop()
-            kafka.stop()
+            if kafka is not None:
+                kafka.stop()
 
 
 class _Progress:

@@ -121,27 +121,17 @@ async def build_summary(
 def print_summary(summary: DemoSummary, console: Console) -> None:
     """The summary as tables."""
     table = Table(title="Model versions")
-    for column in (
-        "version",
-        "trigger",
-        "roc_auc (holdout)",
-        "champion on same holdout",
-        "promoted",
-        "train s",
-        "reason",
-    ):
+    for column in ("version", "trigger", "roc_auc", "champion, same holdout", "promoted", "why"):
         table.add_column(column)
     for row in summary.model_versions:
+        champion = row["champion_metrics"].get("roc_auc")
         table.add_row(
-            str(row["version"]),
+            f"v{row['version']}",
             row["trigger"],
             f"{row['metrics'].get('roc_auc', float('nan')):.4f}",
-            f"{row['champion_metrics'].get('roc_auc', float('nan')):.4f}"
-            if row["champion_metrics"]
-            else "-",
+            f"{champion:.4f}" if champion is not None else "-",
             "yes" if row["promoted"] else "no",
-            f"{row['training_seconds']:.1f}" if row["training_seconds"] else "-",
-            row["decision_reason"][:60],
+            row["decision_reason"].split(":")[0],
         )
     console.print(table)
     facts = Table(title="The loop", show_header=False)
@@ -149,8 +139,8 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     facts.add_column("value")
     for what, value in (
         (
-            "records produced (malformed)",
-            f"{summary.records_produced:,} ({summary.malformed_produced})",
+            "records produced (+ malformed ones)",
+            f"{summary.records_produced:,} (+ {summary.malformed_produced})",
         ),
         ("rows ingested / batches", f"{summary.rows_ingested:,} / {summary.batches}"),
         ("records rejected", str(summary.records_rejected)),

@@ -1,0 +1,127 @@
+"""Running the model: one pipeline pass per batch, concurrent requests coalesced.
+
+Two measured facts shape this module (bench/serving_bench.py, STACK-NOTES):
+
+- A fitted pipeline costs about the same for 1 row as for 100: nearly all of it is
+  per-call overhead (ColumnTransformer, input checks), not arithmetic. So requests that
+  arrive together are predicted together: :class:`MicroBatcher` sends whatever is
+  waiting as ONE call, and while that call runs the next batch gathers. An idle
+  server adds no wait (the first request goes at once); a busy one batches by itself.
+- ``LoadedModel.predict`` runs the pipeline twice (``predict`` then ``predict_proba``)
+  after re-coercing a frame ``records_to_frame`` already typed. Here the pipeline runs
+  once: labels are ``classes_[argmax(proba)]``, which is exactly what ``predict`` does
+  for every allowlisted classifier (ties at 0.5 go to the first class in both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+
+from continuum.modelkit import LoadedModel, Predictions, records_to_frame
+
+
+def predict_records(model: LoadedModel, records: list[dict[str, Any]]) -> Predictions:
+    """Labels (and class probabilities for classifiers) for validated records."""
+    frame = records_to_frame(model.spec, records)
+    pipeline = model.pipeline
+    if model.spec.task == "regression" or not hasattr(pipeline, "predict_proba"):
+        return Predictions(labels=np.asarray(pipeline.predict(frame)).tolist())
+    proba = pipeline.predict_proba(frame)
+    classes = pipeline.classes_
+    names = [str(c) for c in classes.tolist()]
+    labels = classes.take(proba.argmax(axis=1)).tolist()
+    return Predictions(
+        labels=labels,
+        probabilities=[dict(zip(names, row, strict=True)) for row in proba.tolist()],
+    )
+
+
+class MicroBatcher:
+    """Coalesces concurrent predictions for one model into single pipeline calls.
+
+    ``inline_max_rows``: batches up to this size run on the event loop (no thread hop);
+    bigger ones in a worker thread, so the loop keeps accepting requests meanwhile.
+    """
+
+    def __init__(self, model: LoadedModel, *, max_rows: int, inline_max_rows: int) -> None:
+        self.model = model
+        self.max_rows = max_rows
+        self.inline_max_rows = inline_max_rows
+        self._waiting: list[tuple[list[dict[str, Any]], asyncio.Future[Predictions]]] = []
+        self._draining = False
+        self._task: asyncio.Task[None] | None = None  # referenced so it is not collected
+
+    async def predict(self, records: list[dict[str, Any]]) -> Predictions:
+        """Predictions for ``records``, possibly computed together with other requests'."""
+        future: asyncio.Future[Predictions] = asyncio.get_running_loop().create_future()
+        self._waiting.append((records, future))
+        if not self._draining:
+            self._draining = True
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._take()
+                rows = [r for records, _ in batch for r in records]
+                try:
+                    result = await self._run(rows)
+                except Exception as exc:
+                    await self._one_by_one(batch, exc)
+                    continue
+                start = 0
+                for records, future in batch:
+                    end = start + len(records)
+                    if not future.done():  # the client may have gone away
+                        future.set_result(_slice(result, start, end))
+                    start = end
+        finally:
+            self._draining = False
+
+    async def _run(self, rows: list[dict[str, Any]]) -> Predictions:
+        if len(rows) <= self.inline_max_rows:
+            return predict_records(self.model, rows)
+        return await asyncio.to_thread(predict_records, self.model, rows)
+
+    async def _one_by_one(
+        self,
+        batch: list[tuple[list[dict[str, Any]], asyncio.Future[Predictions]]],
+        error: Exception,
+    ) -> None:
+        # A failed batch fails only the requests that fail on their own.
+        for records, future in batch:
+            if future.done():
+                continue
+            try:
+                result = await self._run(records) if len(batch) > 1 else None
+            except Exception as exc:
+                future.set_exception(exc)
+                continue
+            if result is None:
+                future.set_exception(error)
+            elif not future.done():
+                future.set_result(result)
+
+    def _take(self) -> list[tuple[list[dict[str, Any]], asyncio.Future[Predictions]]]:
+        # Always at least one request (a single request may exceed max_rows on its own).
+        taken = [self._waiting[0]]
+        rows = len(taken[0][0])
+        index = 1
+        while index < len(self._waiting) and rows + len(self._waiting[index][0]) <= self.max_rows:
+            rows += len(self._waiting[index][0])
+            taken.append(self._waiting[index])
+            index += 1
+        del self._waiting[:index]
+        return taken
+
+
+def _slice(result: Predictions, start: int, end: int) -> Predictions:
+    probabilities = result.probabilities
+    return Predictions(
+        labels=result.labels[start:end],
+        probabilities=probabilities[start:end] if probabilities is not None else None,
+    )

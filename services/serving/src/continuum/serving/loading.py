@@ -1,0 +1,68 @@
+"""Loading a champion: verify, deserialize (skops allowlist), warm. Runs in a worker thread."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from uuid import UUID
+
+from continuum.contracts import ModelArtifacts, PipelineSpec, utc_now
+from continuum.modelkit import load_champion, read_reference_sample
+from continuum.serving.inference import MicroBatcher, predict_records
+from continuum.serving.models import ServingModel
+from continuum.serving.validation import RecordValidator
+from continuum.storage import ObjectStore
+
+
+def load_and_warm(
+    store: ObjectStore,
+    *,
+    pipeline: str,
+    version: int,
+    spec_version: int,
+    spec: PipelineSpec,
+    artifacts: ModelArtifacts,
+    correlation_id: UUID,
+    batch_max_rows: int = 1000,
+    inline_max_rows: int = 0,
+) -> ServingModel:
+    """A ready model: every artifact's sha256 checked, the model loaded, one prediction made.
+
+    Blocking (file reads, skops, sklearn): call it with ``asyncio.to_thread``. Raises
+    ``continuum.storage.IntegrityError``, ``continuum.modelkit.UntrustedModelError``,
+    ``continuum.storage.ObjectNotFoundError`` and whatever a broken artifact raises.
+    """
+    loaded = load_champion(store, artifacts, spec, version)
+    serving = ServingModel(
+        pipeline=pipeline,
+        version=version,
+        spec_version=spec_version,
+        model=loaded,
+        validator=RecordValidator(spec),
+        artifacts=artifacts,
+        correlation_id=correlation_id,
+        loaded_at=utc_now(),
+        batcher=MicroBatcher(loaded, max_rows=batch_max_rows, inline_max_rows=inline_max_rows),
+    )
+    # The first prediction pays for lazy imports and allocations; do it here, not in a request.
+    predict_records(loaded, [_warm_record(store, artifacts, spec)])
+    return serving
+
+
+def _warm_record(
+    store: ObjectStore, artifacts: ModelArtifacts, spec: PipelineSpec
+) -> dict[str, Any]:
+    sample = read_reference_sample(store, artifacts)
+    names = [n for n in spec.record_schema.feature_names if n in sample.columns]
+    if sample.empty or not names:
+        return {}  # every feature missing: the imputers still exercise the whole pipeline
+    row = sample.iloc[0]
+    return {n: _plain(row[n]) for n in names}
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

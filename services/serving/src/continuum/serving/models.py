@@ -1,0 +1,93 @@
+"""The models this replica serves: one slot per pipeline, swapped by one assignment.
+
+A request reads ``slot.current`` once and keeps that :class:`ServingModel` to the end,
+so a swap never changes a model under a request: in-flight requests finish on the
+model they started with, new ones get the new model, nobody waits or fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from continuum.contracts import ModelArtifacts, PipelineSpec
+from continuum.modelkit import LoadedModel
+from continuum.serving.inference import MicroBatcher
+from continuum.serving.validation import RecordValidator
+
+
+@dataclass(frozen=True, slots=True)
+class ServingModel:
+    """A loaded, verified and warmed champion, ready to answer."""
+
+    pipeline: str
+    version: int
+    spec_version: int
+    model: LoadedModel
+    validator: RecordValidator
+    artifacts: ModelArtifacts
+    correlation_id: UUID
+    loaded_at: datetime
+    batcher: MicroBatcher
+    version_label: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "version_label", str(self.version))
+
+    @property
+    def spec(self) -> PipelineSpec:
+        """The spec the model was trained for (requests are checked against it)."""
+        return self.model.spec
+
+
+class PipelineSlot:
+    """One pipeline: its newest known spec version and the model serving it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.current: ServingModel | None = None
+        self.latest_spec_version: int | None = None
+        # Serialises loads for this pipeline (promotion events vs. registry reconciling).
+        self.lock = asyncio.Lock()
+        # Bumped on every swap: a reconcile that read the registry before a swap knows
+        # its answer may be stale and leaves the newer model alone.
+        self.generation = 0
+
+    def swap(self, model: ServingModel) -> ServingModel | None:
+        """Make ``model`` the serving one; returns the model it replaced."""
+        previous = self.current
+        self.current = model  # the one atomic step requests can observe
+        self.generation += 1
+        return previous
+
+
+@dataclass
+class ModelTable:
+    """Every pipeline this replica knows, and whether the first registry sync finished."""
+
+    slots: dict[str, PipelineSlot] = field(default_factory=dict)
+    synced: bool = False
+
+    def get(self, name: str) -> PipelineSlot | None:
+        """The slot of ``name``, if the pipeline is known."""
+        return self.slots.get(name)
+
+    def slot(self, name: str) -> PipelineSlot:
+        """The slot of ``name``, created on first use."""
+        found = self.slots.get(name)
+        if found is None:
+            found = self.slots[name] = PipelineSlot(name)
+        return found
+
+    def remove(self, name: str) -> None:
+        """Forget a retired pipeline (its requests then get 404)."""
+        self.slots.pop(name, None)
+
+    def versions(self) -> dict[str, int | None]:
+        """Each pipeline's serving version (``None`` before its first model)."""
+        return {
+            name: (slot.current.version if slot.current else None)
+            for name, slot in sorted(self.slots.items())
+        }

@@ -1,0 +1,115 @@
+"""Serving's HTTP API: predictions, what is loaded, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic_core import to_json
+
+from continuum.serving.metrics import UNKNOWN_PIPELINE
+from continuum.serving.state import ServingState
+from continuum.serving.validation import PredictRequest, RequestInvalidError
+
+logger = logging.getLogger(__name__)
+
+_PREDICT_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+    }
+}
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(to_json(body), status, headers, media_type="application/json")
+
+
+def build_router(state: ServingState) -> APIRouter:
+    """The routes, bound to one app's state."""
+    router = APIRouter()
+    metrics = state.metrics
+    table = state.table
+
+    @router.post("/v1/pipelines/{name}/predict", openapi_extra=_PREDICT_OPENAPI)
+    async def predict(name: str, request: Request) -> Response:
+        """Predict for 1..max_records records with the pipeline's champion.
+
+        The body is read raw and parsed with pydantic (FastAPI's own parsing of a big
+        body costs several times more).
+        """
+        started = time.perf_counter()
+        slot = table.get(name)
+        if slot is None:
+            if not table.synced:
+                metrics.requests.labels(UNKNOWN_PIPELINE, "503").inc()
+                return _json({"detail": "starting: models are loading"}, 503, {"retry-after": "1"})
+            metrics.requests.labels(UNKNOWN_PIPELINE, "404").inc()
+            return _json({"detail": f"pipeline {name!r} not found"}, 404)
+        model = slot.current  # read once: this request keeps this model whatever swaps
+        if model is None:
+            metrics.requests.labels(name, "503").inc()
+            return _json({"detail": "no model yet"}, 503, {"retry-after": "5"})
+        body = await request.body()
+        try:
+            result = await state.predictor.handle(model, body)
+        except RequestInvalidError as exc:
+            status, response = 422, _json({"detail": exc.errors}, 422)
+        except Exception:
+            logger.exception("prediction failed for %s v%d", name, model.version)
+            status, response = 500, _json({"detail": "prediction failed"}, 500)
+        else:
+            status, response = 200, _json(result.body)
+            metrics.records.labels(name, model.version_label).inc(result.records)
+        metrics.requests.labels(name, str(status)).inc()
+        metrics.request_duration.labels(name, model.version_label).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    @router.get("/v1/pipelines")
+    async def pipelines() -> Response:
+        """Every known pipeline: the serving version, when it was loaded, refused versions."""
+        body = []
+        for name, slot in sorted(table.slots.items()):
+            model = slot.current
+            body.append(
+                {
+                    "pipeline": name,
+                    "model_version": model.version if model else None,
+                    "spec_version": model.spec_version if model else None,
+                    "latest_spec_version": slot.latest_spec_version,
+                    "loaded_at": model.loaded_at.isoformat() if model else None,
+                    "refused_versions": sorted(state.manager.refused.get(name, ())),
+                }
+            )
+        return _json({"pipelines": body})
+
+    @router.get("/health")
+    async def health() -> Response:
+        """200 once the broker is connected and the first registry sync is done.
+
+        Having no model yet is healthy (a fresh platform starts before its first model);
+        those pipelines answer 503 on predict.
+        """
+        broker_ok = await state.broker_connected()
+        status = "ok" if broker_ok and table.synced else "starting" if broker_ok else "degraded"
+        body = {
+            "status": status,
+            "broker": broker_ok,
+            "registry_synced": table.synced,
+            "models": {k: v for k, v in table.versions().items() if v is not None},
+            "pipelines": sorted(table.slots),
+            "prediction_log_queue": state.log.queue.qsize(),
+        }
+        return _json(body, 200 if status == "ok" else 503)
+
+    @router.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
