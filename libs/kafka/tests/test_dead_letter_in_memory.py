@@ -9,7 +9,13 @@ from faststream.kafka import KafkaMessage, TestKafkaBroker
 from prometheus_client import CollectorRegistry
 
 from continuum.contracts import TrainingRequested
-from continuum.kafka import TransientError, build_broker, is_transient, publish_event
+from continuum.kafka import (
+    TransientError,
+    build_broker,
+    is_transient,
+    publish_event,
+    publish_events,
+)
 from continuum.kafka.settings import KafkaSettings
 
 
@@ -103,3 +109,17 @@ def test_transient_is_found_through_the_cause_chain() -> None:
     except RuntimeError as outer:
         assert is_transient(outer)
     assert not is_transient(ValueError("bad"))
+
+
+async def test_publish_events_works_against_the_in_memory_broker() -> None:
+    broker = _broker(CollectorRegistry())
+    seen: list[str] = []
+
+    @broker.subscriber("continuum.training.requests", group_id="g")
+    async def handle(body: dict[str, Any]) -> None:
+        seen.append(body["reason"])
+
+    events = [TrainingRequested(pipeline="p", reason=str(i)) for i in range(5)]
+    async with TestKafkaBroker(broker):
+        assert await publish_events(broker, events, source="unit") == 5
+    assert seen == ["0", "1", "2", "3", "4"]
