@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -16,13 +16,25 @@ from continuum.contracts import parse_spec_yaml
 from continuum.registry_client import RegistryClient, RegistryError, RegistryUnavailableError
 
 app = typer.Typer(
-    help="Apply and list pipeline specs (YAML) in the registry.", no_args_is_help=True
+    help="Pipelines as code: apply specs, list versions, train, promote, roll back.",
+    no_args_is_help=True,
 )
 
 RegistryOption = Annotated[
     str,
     typer.Option(envvar="CONTINUUM_REGISTRY_URL", help="Registry base URL."),
 ]
+
+
+TokenHome = Annotated[Path, typer.Option(help="Where `continuum up` keeps the token.")]
+
+
+def _run(action: Any) -> None:
+    """Run an async registry call; registry errors become a clean CLI error."""
+    try:
+        asyncio.run(action())
+    except (RegistryError, RegistryUnavailableError) as exc:
+        fail(str(exc))
 
 
 def _token(home: Path) -> str | None:
@@ -36,9 +48,7 @@ def _token(home: Path) -> str | None:
 def apply(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     registry: RegistryOption = "http://127.0.0.1:8100",
-    home: Annotated[Path, typer.Option(help="Where `continuum up` keeps the token.")] = Path(
-        ".continuum"
-    ),
+    home: TokenHome = Path(".continuum"),
 ) -> None:
     """Validate FILE and store it as the pipeline's next spec version."""
     text = file.read_text()
@@ -55,10 +65,7 @@ def apply(
         state = "unchanged" if record.unchanged else "applied"
         out.print(f"pipeline {record.name}: spec v{record.spec_version} {state}", highlight=False)
 
-    try:
-        asyncio.run(_apply())
-    except (RegistryError, RegistryUnavailableError) as exc:
-        fail(str(exc))
+    _run(_apply)
 
 
 @app.command("list")
@@ -81,7 +88,79 @@ def list_pipelines(registry: RegistryOption = "http://127.0.0.1:8100") -> None:
             )
         out.print(table)
 
-    try:
-        asyncio.run(_list())
-    except (RegistryError, RegistryUnavailableError) as exc:
-        fail(str(exc))
+    _run(_list)
+
+
+@app.command()
+def models(name: str, registry: RegistryOption = "http://127.0.0.1:8100") -> None:
+    """List a pipeline's model versions with their metrics, trigger and gate decision."""
+
+    async def _models() -> None:
+        async with RegistryClient(registry) as client:
+            rows = await client.list_models(name)
+        table = Table("version", "trigger", "metrics", "decision", "champion", "created")
+        for row in rows:
+            metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(row.metrics.items()))
+            table.add_row(
+                f"v{row.version}",
+                row.trigger,
+                metrics,
+                row.decision,
+                "★" if row.is_champion else "",
+                row.created_at.isoformat(timespec="seconds"),
+            )
+        out.print(table)
+
+    _run(_models)
+
+
+@app.command()
+def train(
+    name: str,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "manual request",
+    registry: RegistryOption = "http://127.0.0.1:8100",
+    home: TokenHome = Path(".continuum"),
+) -> None:
+    """Ask the trainer for a run of NAME now."""
+
+    async def _train() -> None:
+        async with RegistryClient(registry, token=_token(home)) as client:
+            accepted = await client.request_training(name, reason=reason, requested_by="cli")
+        out.print(f"training requested (event {accepted.event_id})", highlight=False)
+
+    _run(_train)
+
+
+@app.command()
+def promote(
+    name: str,
+    version: int,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "manual promotion",
+    registry: RegistryOption = "http://127.0.0.1:8100",
+    home: TokenHome = Path(".continuum"),
+) -> None:
+    """Make VERSION the champion of NAME (serving hot-swaps to it)."""
+
+    async def _promote() -> None:
+        async with RegistryClient(registry, token=_token(home)) as client:
+            record = await client.promote(name, version, reason=reason)
+        out.print(f"{name}: v{record.version} is the champion", highlight=False)
+
+    _run(_promote)
+
+
+@app.command()
+def rollback(
+    name: str,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "manual rollback",
+    registry: RegistryOption = "http://127.0.0.1:8100",
+    home: TokenHome = Path(".continuum"),
+) -> None:
+    """Return NAME to its previous champion."""
+
+    async def _rollback() -> None:
+        async with RegistryClient(registry, token=_token(home)) as client:
+            record = await client.rollback(name, reason=reason)
+        out.print(f"{name}: rolled back to v{record.version}", highlight=False)
+
+    _run(_rollback)

@@ -203,7 +203,8 @@ class _Progress:
         seen = self.observer.events
         versions = (
             ", ".join(
-                f"v{r.version}({r.trigger}:{'✓' if r.decision == 'promoted' else '✗'})"
+                f"v{r.version}({r.trigger} auc={r.metrics.get('roc_auc', float('nan')):.3f} "
+                f"{'promoted' if r.decision == 'promoted' else 'rejected'})"
                 for r in sorted(seen.registered.values(), key=lambda r: r.version)
             )
             or "none yet"

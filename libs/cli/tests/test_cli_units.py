@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from continuum.cli.demo.observer import LoopEvents
+from continuum.cli.demo.replay import malformed
+from continuum.cli.demo.run import _loop_closed
+from continuum.cli.demo.summary import DemoSummary
+from continuum.cli.demo_command import _months
+from continuum.cli.flights_data import load_flights, to_records
+from continuum.cli.main import app
+from continuum.contracts import TrainingRequested
+
+
+def test_apply_refuses_an_invalid_spec_before_calling_the_registry(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: Bad Name\n")
+    result = CliRunner().invoke(app, ["pipelines", "apply", str(bad)])
+    assert result.exit_code == 1
+    assert "is not a valid pipeline spec" in result.output
+
+
+def test_registry_unreachable_is_a_clean_error() -> None:
+    result = CliRunner().invoke(app, ["pipelines", "list", "--registry", "http://127.0.0.1:9"])
+    assert result.exit_code == 1
+    assert "registry unreachable" in result.output
+
+
+def test_months_option() -> None:
+    assert _months("1-6") == (1, 6)
+    assert _months("3") == (3, 3)
+    with pytest.raises(typer.BadParameter):
+        _months("6-1")
+
+
+def test_flights_are_time_ordered_labelled_and_json_ready() -> None:
+    flights = load_flights((1, 1), every=50)
+    assert flights["time_hour"].is_monotonic_increasing
+    assert set(flights["delayed"].unique()) <= {0, 1}
+    records = to_records(flights.head(20), labelled=True)
+    assert {"flight_id", "time_hour", "delayed", "temp", "origin"} <= set(records[0])
+    assert records[0]["time_hour"].endswith("Z")
+    assert all(r["temp"] is None or isinstance(r["temp"], float) for r in records)
+    assert "delayed" not in to_records(flights.head(1), labelled=False)[0]
+
+
+def test_malformed_record_breaks_two_fields_and_keeps_an_id() -> None:
+    bad = malformed({"flight_id": "AA1-2013010110", "distance": 100, "origin": "JFK"})
+    assert bad["flight_id"] == "malformed-AA1-2013010110"
+    assert bad["distance"] == "far" and bad["origin"] == "XYZ"
+
+
+def test_observer_deduplicates_redelivered_events() -> None:
+    events = LoopEvents()
+    event = TrainingRequested(pipeline="p")
+    events.add(event.model_dump_json().encode())
+    events.add(b"not json")
+    assert events.rows_ingested == 0  # a training request is not a batch
+
+
+def _summary(**overrides: object) -> DemoSummary:
+    base: dict[str, object] = {
+        "model_versions": [
+            {"version": 1, "trigger": "new_data", "promoted": True},
+            {"version": 2, "trigger": "drift", "promoted": True},
+        ],
+        "drift_events": [{"model_version": 1}],
+        "champion_version": 2,
+        "served_version": 2,
+        "seconds": 1.0,
+        "versions_served": {1: 3, 2: 4},
+    }
+    return DemoSummary(**(base | overrides))  # type: ignore[arg-type]
+
+
+def test_loop_closed_verdict() -> None:
+    assert _loop_closed(_summary()) == []
+    assert "no drift event was detected" in _loop_closed(_summary(drift_events=[]))
+    stale = _loop_closed(_summary(served_version=1))
+    assert any("not the drift-retrained version 2" in p for p in stale)
+    assert any("failed" in p for p in _loop_closed(_summary(failed_requests=3)))
+    assert any("restarted" in p for p in _loop_closed(_summary(serving_restarts=1)))
+
+
+def test_flights_frame_has_the_spec_features() -> None:
+    from continuum.contracts import parse_spec_yaml
+
+    spec = parse_spec_yaml(
+        (Path(__file__).parents[3] / "examples/pipelines/flights.yaml").read_text()
+    )
+    frame: pd.DataFrame = load_flights((2, 2), every=200)
+    assert set(spec.record_schema.feature_names) <= set(frame.columns)
