@@ -1,29 +1,13 @@
-"""``python -m continuum.ingest``: run the ingest service with uvicorn."""
-
-from __future__ import annotations
-
-import logging
-
-import uvicorn
+"""``python -m continuum.ingest``: settings from the environment, uvicorn on the HTTP port."""
 
 from continuum.ingest.app import create_app
 from continuum.ingest.settings import IngestSettings
+from continuum.kafka.serve import serve
 
 
 def main() -> None:
-    """Read settings from the environment and serve until interrupted."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    settings = IngestSettings()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        access_log=False,
-        log_level="info",
-    )
+    """Run the ingest service until stopped."""
+    serve(IngestSettings, create_app)
 
 
 if __name__ == "__main__":
