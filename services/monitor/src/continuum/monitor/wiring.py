@@ -9,7 +9,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 
 from continuum.contracts import Event
-from continuum.kafka import build_broker, publish_event
+from continuum.kafka import build_broker, publish_event, watch_consumer_lag
 from continuum.monitor.cooldown import CooldownStore
 from continuum.monitor.handlers import register_handlers
 from continuum.monitor.metrics import MonitorMetrics
@@ -46,6 +46,7 @@ def wire(
         registry=registry,
         logger=logging.getLogger("continuum.monitor.kafka"),
     )
+    watch_consumer_lag(registry, service=settings.service_name, broker=broker)
 
     async def publish(event: Event) -> None:
         await publish_event(broker, event, source=SOURCE)

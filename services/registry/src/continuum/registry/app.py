@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, make_asgi_app
 
 from continuum.contracts import ModelTrained
 from continuum.contracts.topics import MODELS_TRAINED
-from continuum.kafka import build_broker
+from continuum.kafka import build_broker, watch_consumer_lag
 from continuum.registry.api import audit, models, pipelines
 from continuum.registry.candidate_check import (
     ArtifactCandidateChecker,
@@ -88,6 +88,7 @@ def create_app(
     registry = CollectorRegistry()
     metrics = RegistryMetrics.create(registry)
     broker = build_broker(settings.kafka, service=SERVICE, registry=registry)
+    watch_consumer_lag(registry, service=SERVICE, broker=broker)
     store = store or SqlRegistryStore.from_url(settings.resolved_database_url())
     checker = checker or ArtifactCandidateChecker(open_store(settings.artifact_root))
     service = RegistryService(store, broker, metrics)

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from continuum.registry.gate import GateCode
+
+_PROMOTING = frozenset({"no_champion", "improved"})
+"""The gate codes that promote (every other code rejects)."""
 
 
 @dataclass(frozen=True)
@@ -44,3 +50,11 @@ class RegistryMetrics:
                 registry=registry,
             ),
         )
+
+    def touch(self, pipeline: str) -> None:
+        """Create the pipeline's counters at zero, so ``increase()`` sees the first decision
+        of each kind (a series that appears at 1 has no increase to report)."""
+        self.versions_registered.labels(pipeline)
+        for code in get_args(GateCode):
+            decision = "promoted" if code in _PROMOTING else "rejected"
+            self.gate_decisions.labels(pipeline, decision, code)

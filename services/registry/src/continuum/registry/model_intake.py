@@ -78,6 +78,7 @@ class ModelIntake:
         if promotion is None:  # another delivery of the same run won the race
             return
         metrics = self.service.metrics
+        metrics.touch(event.pipeline)
         metrics.versions_registered.labels(event.pipeline).inc()
         metrics.gate_decisions.labels(event.pipeline, result.decision, result.code).inc()
         if result.promote:

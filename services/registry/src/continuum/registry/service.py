@@ -120,6 +120,7 @@ class RegistryService:
         self.metrics.champion_version.labels(pipeline).set(version)
 
     async def load_gauges(self) -> None:
-        """Set the champion gauge from the database (at start)."""
+        """Set the champion gauge from the database (at start), counters at zero."""
         for pipeline, version in (await self.db(self.store.champions)).items():
+            self.metrics.touch(pipeline)
             self.champion_changed(pipeline, version)

@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from continuum.kafka import build_broker
+from continuum.kafka import build_broker, watch_consumer_lag
 from continuum.registry_client import RegistryClient
 from continuum.serving.manager import ModelManager
 from continuum.serving.metrics import ServingMetrics
@@ -40,6 +40,7 @@ def create_app(
     settings = settings or ServingSettings()
     metrics = ServingMetrics(CollectorRegistry())
     broker = build_broker(settings.kafka, service="serving", registry=metrics.registry)
+    watch_consumer_lag(metrics.registry, service="serving", broker=broker)
     token = settings.registry_token.get_secret_value() if settings.registry_token else None
     registry = RegistryClient(settings.registry_url, token=token, transport=registry_transport)
     table = ModelTable()

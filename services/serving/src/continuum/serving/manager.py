@@ -235,6 +235,7 @@ class ModelManager:
             previous = slot.swap(model)
             self.metrics.model_swaps.labels(slot.name).inc()
             self.metrics.model_version.labels(slot.name).set(version)
+            self.metrics.logs_dropped.labels(slot.name)  # exported at 0 before any drop
             logger.info(
                 "%s now serves v%d (was v%s)",
                 slot.name,

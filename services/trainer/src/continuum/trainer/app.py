@@ -19,7 +19,7 @@ from continuum.contracts import (
     TrainingRequested,
     topics,
 )
-from continuum.kafka import build_broker
+from continuum.kafka import build_broker, watch_consumer_lag
 from continuum.kafka.asgi import observability_routes
 from continuum.registry_client import RegistryClient
 from continuum.trainer.metrics import TrainerMetrics
@@ -53,6 +53,7 @@ def build_trainer(
     registry = CollectorRegistry()
     metrics = TrainerMetrics(registry)
     broker = build_broker(settings.kafka, service="trainer", registry=registry)
+    watch_consumer_lag(registry, service="trainer", broker=broker)
     client = registry_client or RegistryClient(settings.registry_url, token=settings.registry_token)
     holder: list[TrainerService] = []
     runner = Runner(

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from continuum.contracts import Trigger
+
+_OUTCOMES = ("succeeded", "failed")
 
 
 class TrainerMetrics:
@@ -34,3 +40,10 @@ class TrainerMetrics:
             ["pipeline"],
             registry=registry,
         )
+
+    def touch(self, pipeline: str) -> None:
+        """Create the pipeline's training counters at zero, so the first failure shows up
+        in ``increase()`` (a series that appears at 1 has no increase to report)."""
+        for trigger in get_args(Trigger):
+            for outcome in _OUTCOMES:
+                self.trainings.labels(pipeline, trigger, outcome)

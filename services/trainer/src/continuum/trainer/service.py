@@ -273,6 +273,7 @@ class TrainerService:
         self.runner.kick(pipeline)
 
     def _update_gauges(self, pipeline: str) -> None:
+        self.metrics.touch(pipeline)
         queued = self.state.queued_run(pipeline)
         self.metrics.pending_triggers.labels(pipeline).set(len(queued.triggers) if queued else 0)
         self.metrics.new_labelled_rows.labels(pipeline).set(self.state.new_labelled_rows(pipeline))

@@ -35,7 +35,10 @@ WATCHED = (
 
 @dataclass
 class LoopEvents:
-    """Everything the observer saw, deduplicated by event id (delivery is at-least-once)."""
+    """What the observer saw of one pipeline, deduplicated (delivery is at-least-once)."""
+
+    pipeline: str | None = None
+    """Only this pipeline's events count (the topics are shared with other pipelines)."""
 
     batches: dict[str, DataBatchReady] = field(default_factory=dict)
     rejected: dict[str, RecordRejected] = field(default_factory=dict)
@@ -56,6 +59,8 @@ class LoopEvents:
         except ValidationError:
             logger.warning("observer: not a Continuum event: %r", value[:200])
             return
+        if self.pipeline is not None and event.pipeline != self.pipeline:
+            return
         key = str(event.event_id)
         if isinstance(event, DataBatchReady):
             self.batches[event.batch_id] = event
@@ -74,8 +79,8 @@ class LoopEvents:
 class LoopObserver:
     """A background consumer of the loop's topics (from the beginning)."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
-        self.events = LoopEvents()
+    def __init__(self, bootstrap_servers: str, pipeline: str | None = None) -> None:
+        self.events = LoopEvents(pipeline=pipeline)
         self._consumer = AIOKafkaConsumer(
             *WATCHED,
             bootstrap_servers=bootstrap_servers,

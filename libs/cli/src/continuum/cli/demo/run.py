@@ -37,6 +37,8 @@ class DemoConfig:
     extra_env: tuple[tuple[str, str], ...] = ()
     bootstrap_servers: str | None = None
     """Use this Kafka instead of starting one (tests share their session broker)."""
+    ports: dict[str, int] | None = None
+    """Each service's HTTP port (free ports by default); lets a scraper be set up first."""
 
 
 @dataclass
@@ -48,6 +50,8 @@ class DemoResult:
     events: LoopEvents
     stats: ReplayStats
     home: Path
+    stack: LocalStack | None = None
+    """The still-running services when ``keep_running`` is set (the caller stops them)."""
 
 
 async def _apply_spec(stack: LocalStack, spec_text: str, name: str) -> int:
@@ -134,9 +138,9 @@ async def run_demo(config: DemoConfig, console: Console) -> DemoResult:
         kafka = LocalKafka(config.home / "kafka", console=console).start(port=0)
         bootstrap = kafka.bootstrap_servers
     await ensure_topics(bootstrap, extra=[spec.source_topic])
-    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+    ports = config.ports or dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
     stack = LocalStack(config.home, bootstrap, ports=ports, extra_env=dict(config.extra_env))
-    observer = LoopObserver(bootstrap)
+    observer = LoopObserver(bootstrap, pipeline=spec.name)
     try:
         console.print(f"[bold]2/5[/bold] starting {', '.join(SERVICES)} as separate processes")
         await asyncio.to_thread(stack.start)
@@ -180,7 +184,13 @@ async def run_demo(config: DemoConfig, console: Console) -> DemoResult:
             ),
             probe=flights.tail(1),
         )
-        return DemoResult(summary, _loop_closed(summary), observer.events, stats, config.home)
+        kept = stack if config.keep_running else None
+        return DemoResult(summary, _loop_closed(summary), observer.events, stats, config.home, kept)
+    except BaseException:
+        # The result is the only handle on a kept stack: without one, nobody could stop it.
+        if config.keep_running:
+            stack.stop()
+        raise
     finally:
         await observer.stop()
         if not config.keep_running:

@@ -1,0 +1,623 @@
+"""docker-compose.yml and the Dockerfiles, proven without a Docker engine.
+
+(a) The compose file agrees with the services' settings: every ``CONTINUUM_*`` variable it
+    (or an image) sets is a real settings field and lands there with the intended value;
+    addresses name compose services and their ports; storage paths sit on the right named
+    volumes; healthchecks, ``depends_on`` conditions, volumes, Prometheus's scrape targets
+    and Grafana's provisioning agree with each other.
+(b) Each Dockerfile installs only its own package: its ``uv sync`` names only it, it copies
+    exactly its workspace dependencies, and the builder stage, replayed with uv outside
+    Docker, produces a virtualenv without the other services' dependencies (serving's has
+    no Evidently).
+(c) Each service starts from that virtualenv with the environment compose gives it, against
+    a real Kafka and PostgreSQL (compose hostnames rewritten to 127.0.0.1, container paths
+    to temporary folders), answers ``/health`` and passes its image's HEALTHCHECK command;
+    then the one-shot job applies the example pipeline to the registry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import yaml
+from compose_kit import (
+    REPO,
+    SERVICES,
+    MissingVariableError,
+    Mount,
+    env_names,
+    environment,
+    field_value,
+    load_compose,
+    mount_for,
+    mounts,
+    published_ports,
+    settings_class,
+    variables,
+)
+from dockerfile_kit import (
+    dependency_closure,
+    exported_requirements,
+    parse_dockerfile,
+    replay_builder,
+    workspace_members,
+)
+from pydantic import SecretStr
+from throwaway_postgres import PostgresServer, free_port
+
+from continuum.cli.stack import DEFAULT_PORTS, LocalStack, ServiceProcess, StackError
+from continuum.contracts import parse_spec_yaml
+
+TEST_SECRETS = {
+    "CONTINUUM_POSTGRES_PASSWORD": "compose-test-postgres",
+    "CONTINUUM_REGISTRY_TOKEN": "compose-test-registry-token",
+    "GRAFANA_ADMIN_PASSWORD": "compose-test-grafana",
+}
+"""What a user's .env gives compose (test values)."""
+
+# What each image may and must contain (from the services' pyproject dependencies).
+MUST_HAVE = {
+    "registry": {"scikit-learn", "psycopg", "fastapi"},
+    "ingest": {"pyarrow"},
+    "trainer": {"scikit-learn"},
+    "serving": {"scikit-learn", "fastapi"},
+    "monitor": {"evidently"},
+}
+MUST_NOT_HAVE = {
+    "registry": {"evidently"},
+    "ingest": {"evidently", "scikit-learn", "psycopg", "fastapi"},
+    "trainer": {"evidently", "psycopg", "fastapi"},
+    "serving": {"evidently", "psycopg"},
+    "monitor": {"psycopg", "fastapi"},
+}
+# Storage a service writes to: its mount must not be read-only.
+WRITES = {
+    "ingest": {"CONTINUUM_DATA_ROOT"},
+    "trainer": {"CONTINUUM_ARTIFACT_ROOT", "CONTINUUM_STATE_DIR"},
+    "monitor": {"CONTINUUM_STATE_DIR"},
+}
+STORAGE_VARIABLES = ("CONTINUUM_DATA_ROOT", "CONTINUUM_ARTIFACT_ROOT", "CONTINUUM_STATE_DIR")
+VALID_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load_compose()
+
+
+def dockerfile_of(compose: dict[str, Any], service: str) -> Path:
+    build = compose["services"][service]["build"]
+    assert build["context"] == ".", "images are built from the repository root"
+    return REPO / str(build["dockerfile"])
+
+
+def image_env(compose: dict[str, Any], service: str) -> dict[str, str]:
+    """The runtime stage's ENV of the service's image."""
+    return parse_dockerfile(dockerfile_of(compose, service))[-1].env()
+
+
+def container_env(compose: dict[str, Any], service: str) -> dict[str, str]:
+    """What the service's process sees in its container: image ENV, then compose's."""
+    return {
+        **image_env(compose, service),
+        **environment(compose["services"][service], TEST_SECRETS),
+    }
+
+
+def has_healthcheck(compose: dict[str, Any], name: str) -> bool:
+    service = compose["services"][name]
+    if "healthcheck" in service:
+        return not service["healthcheck"].get("disable", False)
+    if "build" in service:
+        return bool(parse_dockerfile(dockerfile_of(compose, name))[-1].all("HEALTHCHECK"))
+    return False
+
+
+# -- (a) the compose file agrees with the services' settings ---------------------------
+
+
+def test_the_five_services_are_built_from_their_dockerfiles(compose: dict[str, Any]) -> None:
+    for service in SERVICES:
+        assert dockerfile_of(compose, service) == REPO / "services" / service / "Dockerfile"
+        assert dockerfile_of(compose, service).exists()
+
+
+def test_secrets_come_from_the_environment_and_env_example_names_them(
+    compose: dict[str, Any],
+) -> None:
+    text = (REPO / "docker-compose.yml").read_text()
+    example = dict(
+        line.split("=", 1)
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    used = {name for name, _ in variables(text)}
+    assert used == set(TEST_SECRETS) == set(example), "compose, .env.example and the test agree"
+    assert all(value == "" for value in example.values()), ".env.example holds no secret"
+    # Every variable is required (`:?`): no default secret, compose refuses to start.
+    assert {op for _, op in variables(text)} == {":?"}
+    for service in compose["services"].values():
+        if variables(yaml.safe_dump(service.get("environment") or {})):
+            with pytest.raises(MissingVariableError):
+                environment(service, {})
+    raw = {
+        "postgres": "POSTGRES_PASSWORD",
+        "grafana": "GF_SECURITY_ADMIN_PASSWORD",
+        "registry": "CONTINUUM_REGISTRY_TOKEN",
+    }
+    for name, key in raw.items():
+        value = compose["services"][name]["environment"][key]
+        assert value.startswith("${") and value.endswith("}"), f"{name} {key} is not from .env"
+    assert ".env" in (REPO / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_variable_is_a_settings_field_and_lands_there(
+    compose: dict[str, Any], service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cls = settings_class(service)
+    known = env_names(cls)
+    env = {k: v for k, v in container_env(compose, service).items() if k.startswith("CONTINUUM_")}
+    unknown = sorted(set(env) - set(known))
+    assert not unknown, f"{service} has no setting for {unknown} (known: {sorted(known)})"
+
+    for key in list(os.environ):
+        if key.startswith("CONTINUUM_"):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = cls()
+    for key, value in env.items():
+        landed = field_value(settings, known[key])
+        if isinstance(landed, SecretStr):
+            landed = landed.get_secret_value()
+        if isinstance(landed, Path):
+            assert landed == Path(value), key
+        else:
+            assert str(landed) == value, f"{key}={value!r} became {landed!r}"
+    assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8000)
+    assert settings.kafka.bootstrap_servers == "kafka:19092"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_addresses_name_compose_services_and_their_ports(
+    compose: dict[str, Any], service: str
+) -> None:
+    services = compose["services"]
+    env = container_env(compose, service)
+    kafka_env = environment(services["kafka"], TEST_SECRETS)
+    advertised = {
+        listener.split("://", 1)[1]
+        for listener in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    }
+    assert env["CONTINUUM_KAFKA_BOOTSTRAP_SERVERS"] in advertised
+    assert env["CONTINUUM_KAFKA_BOOTSTRAP_SERVERS"].split(":")[0] == "kafka"
+    registry_port = image_env(compose, "registry")["CONTINUUM_HTTP_PORT"]
+    if service != "registry":
+        assert env["CONTINUUM_REGISTRY_URL"] == f"http://registry:{registry_port}"
+        return
+    postgres = environment(services["postgres"], TEST_SECRETS)
+    url = urlsplit(env["CONTINUUM_REGISTRY_DATABASE_URL"])
+    assert url.scheme == "postgresql+psycopg"
+    assert (url.hostname, url.port) == ("postgres", 5432)
+    assert url.username == postgres["POSTGRES_USER"]
+    assert url.password == postgres["POSTGRES_PASSWORD"]
+    assert url.path == "/" + postgres["POSTGRES_DB"]
+    assert len(env["CONTINUUM_REGISTRY_TOKEN"]) >= 8
+
+
+def test_storage_is_on_named_volumes_shared_by_the_right_services(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    volume_of: dict[str, dict[str, str]] = {var: {} for var in STORAGE_VARIABLES}
+    for service in SERVICES:
+        env = container_env(compose, service)
+        for var in STORAGE_VARIABLES:
+            if var not in env:
+                continue
+            path = env[var].removeprefix("file://")
+            assert path.startswith("/"), f"{service} {var} must be an absolute path"
+            mount = mount_for(path, services[service])
+            assert mount is not None, f"{service}: {var}={path} is on no volume"
+            assert not mount.is_bind, f"{service}: {var} must be on a named volume"
+            if var in WRITES.get(service, set()):
+                assert not mount.read_only, f"{service} writes {var}: its mount is read-only"
+            volume_of[var][service] = mount.source
+    data, artifacts, state = (volume_of[var] for var in STORAGE_VARIABLES)
+    assert set(data) == {"ingest", "trainer"} and len(set(data.values())) == 1
+    assert set(artifacts) == {"registry", "trainer", "serving", "monitor"}
+    assert len(set(artifacts.values())) == 1
+    assert set(state) == {"trainer", "monitor"} and len(set(state.values())) == 2
+
+
+def test_volumes_are_declared_and_bind_mounts_exist(compose: dict[str, Any]) -> None:
+    declared = set(compose["volumes"])
+    used = set()
+    for name, service in compose["services"].items():
+        for mount in mounts(service):
+            if mount.is_bind:
+                assert (REPO / mount.source).exists(), f"{name}: {mount.source} is missing"
+            else:
+                assert mount.source in declared, f"{name}: volume {mount.source} undeclared"
+                used.add(mount.source)
+    assert used == declared, f"declared but unused: {declared - used}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_ports_expose_and_healthcheck(compose: dict[str, Any], service: str) -> None:
+    port = int(image_env(compose, service)["CONTINUUM_HTTP_PORT"])
+    runtime = parse_dockerfile(dockerfile_of(compose, service))[-1]
+    assert [i.args for i in runtime.all("EXPOSE")] == [(str(port),)]
+    # The host ports are the ones `continuum up` uses, so the docs' URLs hold for both.
+    assert published_ports(compose["services"][service]) == {DEFAULT_PORTS[service]: port}
+    assert has_healthcheck(compose, service)
+
+
+def test_depends_on_conditions_are_valid(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        depends = service.get("depends_on") or {}
+        assert isinstance(depends, dict), f"{name}: use the long depends_on syntax"
+        for target, spec in depends.items():
+            assert target in services, f"{name} depends on unknown {target}"
+            assert spec["condition"] in VALID_CONDITIONS, (name, target)
+            if spec["condition"] == "service_healthy":
+                assert has_healthcheck(compose, target), f"{target} has no healthcheck"
+    healthy = {
+        name: {
+            t
+            for t, s in (svc.get("depends_on") or {}).items()
+            if s["condition"] == "service_healthy"
+        }
+        for name, svc in services.items()
+    }
+    assert healthy["registry"] == {"kafka", "postgres"}
+    for service in SERVICES[1:]:
+        assert healthy[service] == {"kafka", "registry"}, service
+    assert healthy["apply-pipelines"] == {"registry"}
+
+
+def test_the_one_shot_job_applies_the_example_pipeline(compose: dict[str, Any]) -> None:
+    job = compose["services"]["apply-pipelines"]
+    assert job["restart"] == "no"
+    assert job["build"]["dockerfile"] == "deploy/cli.Dockerfile"
+    *_, spec_path = job["command"]
+    mount = mount_for(spec_path, job)
+    assert mount is not None and mount.is_bind and mount.read_only
+    host_file = REPO / mount.source / Path(spec_path).relative_to(mount.target)
+    assert parse_spec_yaml(host_file.read_text()).name == "flights"
+    env = environment(job, TEST_SECRETS)
+    assert set(env) == {"CONTINUUM_REGISTRY_URL", "CONTINUUM_REGISTRY_TOKEN"}
+
+
+def test_prometheus_scrapes_every_service_where_compose_runs_it(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    prometheus = services["prometheus"]
+    config_dir = mount_for("/etc/prometheus/prometheus.yml", prometheus)
+    assert config_dir is not None and config_dir.is_bind
+    host_dir = REPO / config_dir.source
+    config = yaml.safe_load((host_dir / "prometheus.yml").read_text())
+    scraped = set()
+    for job in config["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            for target in static["targets"]:
+                host, port = target.rsplit(":", 1)
+                assert host in services, f"scrape target {target} is no compose service"
+                if host in SERVICES:
+                    assert int(port) == int(image_env(compose, host)["CONTINUUM_HTTP_PORT"])
+                scraped.add(host)
+    assert set(SERVICES) <= scraped
+    for pattern in config.get("rule_files", []):
+        relative = (
+            Path(pattern).relative_to("/etc/prometheus")
+            if pattern.startswith("/")
+            else Path(pattern)
+        )
+        assert list(host_dir.glob(str(relative))), f"rule_files {pattern} matches nothing"
+
+
+def test_grafana_is_provisioned_from_the_mounted_folders(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    grafana = services["grafana"]
+    env = environment(grafana, TEST_SECRETS)
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "true"
+    assert env["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
+    assert env["GF_SECURITY_ADMIN_PASSWORD"] == TEST_SECRETS["GRAFANA_ADMIN_PASSWORD"]
+    provisioning = mount_for("/etc/grafana/provisioning", grafana)
+    assert provisioning is not None and provisioning.is_bind
+    datasources = list((REPO / provisioning.source / "datasources").glob("*.y*ml"))
+    assert datasources, "no datasource is provisioned"
+    for path in datasources:
+        for source in yaml.safe_load(path.read_text()).get("datasources", []):
+            url = urlsplit(source["url"])
+            assert url.hostname in services, f"{path.name}: {source['url']} is no compose service"
+            assert url.port == 9090
+    providers = list((REPO / provisioning.source / "dashboards").glob("*.y*ml"))
+    assert providers, "no dashboard provider is provisioned"
+    for path in providers:
+        for provider in yaml.safe_load(path.read_text()).get("providers", []):
+            folder = provider["options"]["path"]
+            mount = mount_for(folder, grafana)
+            assert mount is not None and mount.is_bind, f"{path.name}: {folder} is not mounted"
+            host_folder = REPO / mount.source / Path(folder).relative_to(mount.target)
+            dashboards = list(host_folder.glob("*.json"))
+            assert dashboards, f"no dashboard JSON in {host_folder}"
+            for dashboard in dashboards:
+                json.loads(dashboard.read_text())
+
+
+# -- (b) each image holds its own package and nothing more -----------------------------
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_dockerfile_names_only_its_own_package(compose: dict[str, Any], service: str) -> None:
+    builder, runtime = parse_dockerfile(dockerfile_of(compose, service))
+    package = f"continuum-{service}"
+    syncs = [i.args[0].split() for i in builder.all("RUN")]
+    assert [s[:2] for s in syncs] == [["uv", "sync"], ["uv", "sync"]]
+    for argv in syncs:
+        assert argv[argv.index("--package") + 1] == package
+        assert argv.count("--package") == 1 and {"--frozen", "--no-dev"} <= set(argv)
+    assert "--no-install-workspace" in syncs[0] and "--no-editable" in syncs[1]
+    text = dockerfile_of(compose, service).read_text()
+    others = {f"continuum-{s}" for s in SERVICES} - {package}
+    assert not any(other in text for other in others)
+    # Only the virtualenv leaves the builder; the image runs as an unprivileged user.
+    assert runtime.base.startswith("python:3.11-slim")
+    assert [i.args for i in runtime.all("COPY")] == [("/app/.venv", "/app/.venv")]
+    assert [i.args[0] for i in runtime.all("USER")] not in ([], ["root"], ["0"])
+    env = runtime.env()
+    assert (env["CONTINUUM_HTTP_HOST"], env["CONTINUUM_HTTP_PORT"]) == ("0.0.0.0", "8000")
+    assert json.loads(runtime.all("CMD")[0].args[-1]) == ["python", "-m", f"continuum.{service}"]
+    check = runtime.all("HEALTHCHECK")[0].args
+    assert check[0] == "CMD" and json.loads(check[1])[0] == "python" and "/health" in check[1]
+
+
+@pytest.mark.parametrize("service", [*SERVICES, "cli"])
+def test_dockerfile_copies_exactly_its_workspace_dependencies(service: str) -> None:
+    dockerfile = REPO / (
+        "deploy/cli.Dockerfile" if service == "cli" else f"services/{service}/Dockerfile"
+    )
+    builder = parse_dockerfile(dockerfile)[0]
+    members = workspace_members()
+    needed = {members[p] for p in dependency_closure(f"continuum-{service}") if p in members}
+    copies = [i.args for i in builder.all("COPY") if not i.flags]
+    manifests = {Path(a[0]).parent.as_posix() for a in copies if a[0].endswith("/pyproject.toml")}
+    sources = {a[0].rstrip("/") for a in copies if a[0].endswith("/")}
+    assert copies[0] == ("pyproject.toml", "uv.lock", "./")
+    assert manifests == needed, "manifests copied before the dependency layer"
+    assert sources == needed, "workspace folders copied before the second uv sync"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_dependency_export_has_only_what_the_service_needs(service: str) -> None:
+    exported = exported_requirements(f"continuum-{service}")
+    assert MUST_HAVE[service] <= exported, MUST_HAVE[service] - exported
+    assert not MUST_NOT_HAVE[service] & exported, MUST_NOT_HAVE[service] & exported
+
+
+def test_dockerignore_keeps_state_and_secrets_out() -> None:
+    ignored = set((REPO / ".dockerignore").read_text().split())
+    assert {".git", ".env", "**/.venv", "**/.continuum", "**/tests"} <= ignored
+    assert not {"libs", "services", "uv.lock", "pyproject.toml"} & ignored
+
+
+def installed_distributions(venv: Path) -> set[str]:
+    """Normalised names of the distributions installed in a virtualenv."""
+    site = next(venv.glob("lib/python3*/site-packages"))
+    return {path.name.split("-")[0].lower().replace("_", "-") for path in site.glob("*.dist-info")}
+
+
+@pytest.fixture(scope="module")
+def image_venvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each image's virtualenv, from its Dockerfile's builder stage replayed with uv."""
+    venvs = {}
+    for name in [*SERVICES, "cli"]:
+        dockerfile = REPO / (
+            "deploy/cli.Dockerfile" if name == "cli" else f"services/{name}/Dockerfile"
+        )
+        try:
+            venvs[name] = replay_builder(dockerfile, tmp_path_factory.mktemp(f"image-{name}"))
+        except (RuntimeError, ValueError) as exc:
+            pytest.fail(f"the builder stage of {dockerfile} failed:\n{exc}", pytrace=False)
+    return venvs
+
+
+@pytest.mark.parametrize("service", [*SERVICES, "cli"])
+def test_image_virtualenv_holds_only_its_dependencies(
+    image_venvs: dict[str, Path], service: str
+) -> None:
+    installed = installed_distributions(image_venvs[service])
+    members = set(workspace_members())
+    assert installed & members == dependency_closure(f"continuum-{service}") & members
+    assert not {"pytest", "mypy", "ruff"} & installed, "no dev dependencies in an image"
+    if service != "cli":
+        assert MUST_HAVE[service] <= installed
+        assert not MUST_NOT_HAVE[service] & installed, MUST_NOT_HAVE[service] & installed
+    # Installed as wheels (--no-editable): the code is in the venv, not in the repo.
+    site = next(image_venvs[service].glob("lib/python3*/site-packages"))
+    for member in dependency_closure(f"continuum-{service}") & members:
+        module = member.removeprefix("continuum-").replace("-", "_")
+        assert list((site / "continuum" / module).glob("*.py")), f"{member}'s code is missing"
+    assert not list(site.glob("*.pth")) or all(
+        str(REPO) not in p.read_text() for p in site.glob("*.pth")
+    )
+
+
+# -- (c) each service starts with the environment compose gives it ---------------------
+
+
+@dataclass
+class Container:
+    """A service process standing in for its container."""
+
+    name: str
+    port: int
+    env: dict[str, str]
+    process: ServiceProcess
+
+
+class ComposeOnLocalhost:
+    """Compose's view of the stack, mapped onto local processes, Kafka and PostgreSQL."""
+
+    def __init__(self, compose: dict[str, Any], root: Path, addresses: dict[str, str]) -> None:
+        self.compose = compose
+        self.root = root
+        self.addresses = addresses  # "host:port" inside compose -> "127.0.0.1:port" here
+
+    def host_path(self, mount: Mount) -> Path:
+        """A named volume is a folder under root; a bind mount is its repository path."""
+        if mount.is_bind:
+            return (REPO / mount.source).resolve()
+        path = self.root / "volumes" / mount.source
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def rewrite(self, name: str, env: dict[str, str]) -> dict[str, str]:
+        """Compose hostnames to 127.0.0.1 and its ports, container paths to host folders."""
+        service = self.compose["services"][name]
+        paths = {m.target: str(self.host_path(m)) for m in mounts(service)}
+        result = {}
+        for key, value in env.items():
+            for old, new in [*self.addresses.items(), *sorted(paths.items(), reverse=True)]:
+                value = value.replace(old, new)
+            result[key] = value
+        leftovers = [
+            f"{k}={v}"
+            for k, v in result.items()
+            if any(f"{s}:" in v for s in self.compose["services"]) or "/var/lib/continuum" in v
+        ]
+        assert not leftovers, f"{name}: not mapped to this machine: {leftovers}"
+        return result
+
+    def process_env(self, name: str, env: dict[str, str], venv: Path, home: Path) -> dict[str, str]:
+        """A clean environment: the image's and compose's variables, and PATH to the venv."""
+        return {
+            **self.rewrite(name, env),
+            "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
+            "HOME": str(home),
+        }
+
+
+@pytest.fixture(scope="module")
+def stack(
+    compose: dict[str, Any],
+    kafka: Any,
+    postgres_server: PostgresServer,
+    image_venvs: dict[str, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ComposeOnLocalhost, dict[str, Container]]]:
+    """The five services started in compose's order, each healthy before the next."""
+    services = compose["services"]
+    postgres = environment(services["postgres"], TEST_SECRETS)
+    postgres_server.create_database(postgres["POSTGRES_DB"], owner=postgres["POSTGRES_USER"])
+    ports = {name: free_port() for name in SERVICES}
+    addresses = {
+        "kafka:19092": kafka.bootstrap_servers,
+        "postgres:5432": f"127.0.0.1:{postgres_server.port}",
+        **{
+            f"{n}:{image_env(compose, n)['CONTINUUM_HTTP_PORT']}": f"127.0.0.1:{p}"
+            for n, p in ports.items()
+        },
+    }
+    root = tmp_path_factory.mktemp("compose")
+    local = ComposeOnLocalhost(compose, root, addresses)
+    launcher = LocalStack(home=root, bootstrap_servers=kafka.bootstrap_servers)
+    started: dict[str, Container] = {}
+    try:
+        for name in SERVICES:
+            home = root / "home" / name  # the image's WORKDIR
+            home.mkdir(parents=True)
+            env = local.process_env(name, container_env(compose, name), image_venvs[name], home)
+            env |= {"CONTINUUM_HTTP_HOST": "127.0.0.1", "CONTINUUM_HTTP_PORT": str(ports[name])}
+            cmd = json.loads(
+                parse_dockerfile(dockerfile_of(compose, name))[-1].all("CMD")[0].args[-1]
+            )
+            argv = [str(image_venvs[name] / "bin" / cmd[0]), *cmd[1:]]
+            log_path = root / f"{name}.log"
+            with log_path.open("wb") as log:
+                process = subprocess.Popen(
+                    argv,
+                    cwd=home,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            service = ServiceProcess(name, ports[name], process, log_path)
+            started[name] = Container(name, ports[name], env, service)
+            try:
+                launcher.wait_healthy(service, timeout=90)
+            except StackError as exc:
+                pytest.fail(
+                    f"{name} did not start with compose's environment:\n{exc}", pytrace=False
+                )
+        yield local, started
+    finally:
+        for container in reversed(list(started.values())):
+            process = container.process.process
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_starts_healthy_and_passes_its_image_healthcheck(
+    compose: dict[str, Any],
+    stack: tuple[ComposeOnLocalhost, dict[str, Container]],
+    image_venvs: dict[str, Path],
+    service: str,
+) -> None:
+    container = stack[1][service]
+    response = httpx.get(f"{container.process.url}/health", timeout=5)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ok"
+    # The image's HEALTHCHECK command, run as Docker would (inside the container's env).
+    check = json.loads(
+        parse_dockerfile(dockerfile_of(compose, service))[-1].all("HEALTHCHECK")[0].args[1]
+    )
+    argv = [str(image_venvs[service] / "bin" / check[0]), *check[1:]]
+    result = subprocess.run(argv, env=container.env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert container.process.alive()
+
+
+@pytest.mark.integration
+def test_one_shot_job_applies_the_example_pipeline_to_the_registry(
+    compose: dict[str, Any],
+    stack: tuple[ComposeOnLocalhost, dict[str, Container]],
+    image_venvs: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    local, started = stack
+    job = compose["services"]["apply-pipelines"]
+    env = local.process_env(
+        "apply-pipelines", environment(job, TEST_SECRETS), image_venvs["cli"], tmp_path
+    )
+    entrypoint = json.loads(
+        parse_dockerfile(REPO / job["build"]["dockerfile"])[-1].all("ENTRYPOINT")[0].args[-1]
+    )
+    command = [local.rewrite("apply-pipelines", {"arg": a})["arg"] for a in job["command"]]
+    argv = [str(image_venvs["cli"] / "bin" / entrypoint[0]), *entrypoint[1:], *command]
+    result = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pipeline flights: spec v1 applied" in result.stdout
+    registry = started["registry"].process.url
+    response = httpx.get(f"{registry}/v1/pipelines/flights", timeout=5)
+    assert response.status_code == 200, response.text
