@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import weakref
 from collections.abc import Iterable
 
 from faststream import AckPolicy
@@ -21,6 +22,14 @@ from continuum.contracts import Event, encode_event
 from continuum.kafka.dead_letter import DeadLetterQueue
 from continuum.kafka.security import security_from
 from continuum.kafka.settings import KafkaSettings
+
+_DEAD_LETTERS: weakref.WeakKeyDictionary[KafkaBroker, DeadLetterQueue] = weakref.WeakKeyDictionary()
+
+
+def dead_letters_of(broker: KafkaBroker) -> DeadLetterQueue:
+    """The DLQ of a broker from :func:`build_broker`, for batch handlers that dead-letter
+    one bad record of a batch themselves instead of failing the whole batch."""
+    return _DEAD_LETTERS[broker]
 
 
 def build_broker(
@@ -55,6 +64,7 @@ def build_broker(
         logger=logger or logging.getLogger(f"continuum.{service}.kafka"),
     )
     dead_letters.attach(broker)
+    _DEAD_LETTERS[broker] = dead_letters
     return broker
 
 

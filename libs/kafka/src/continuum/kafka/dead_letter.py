@@ -136,7 +136,7 @@ def _coordinates(record: ConsumerRecord[Any, Any]) -> Coordinates:
 
 def _records(msg: Any) -> list[ConsumerRecord[Any, Any]]:
     # A batch subscriber hands the middleware a tuple of records, a plain one a record.
-    return list(msg) if isinstance(msg, tuple) else [msg]
+    return list(msg) if isinstance(msg, (tuple, list)) else [msg]
 
 
 class _DeadLetterScope(BaseMiddleware):

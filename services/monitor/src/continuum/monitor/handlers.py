@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import ValidationError
 
 from continuum.contracts import (
     Event,
@@ -19,7 +20,10 @@ from continuum.contracts import (
     decode_event,
 )
 from continuum.contracts.topics import FEEDBACK, MODELS_PROMOTED, PIPELINES_CHANGED, PREDICTIONS
+from continuum.kafka import dead_letters_of
 from continuum.monitor.monitor import Monitor
+
+PREDICTION_BATCH = 500
 
 E = TypeVar("E", bound=Event)
 
@@ -30,7 +34,12 @@ class WrongEventError(ValueError):
 
 def decode_as(message: KafkaMessage, kind: type[E]) -> E:
     """The message's event, which must be a ``kind`` (raises for anything else)."""
-    event = decode_event(message.body)
+    return decode_bytes_as(message.body, kind)
+
+
+def decode_bytes_as(body: bytes, kind: type[E]) -> E:
+    """The event in ``body``, which must be a ``kind`` (raises for anything else)."""
+    event = decode_event(body)
     if not isinstance(event, kind):
         raise WrongEventError(f"expected {kind.__name__}, got {type(event).__name__}")
     return event
@@ -39,9 +48,28 @@ def decode_as(message: KafkaMessage, kind: type[E]) -> E:
 def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -> None:
     """Subscribe the monitor to its four topics in consumer group ``group_id``."""
 
-    @broker.subscriber(PREDICTIONS, group_id=group_id, auto_offset_reset="earliest")
-    async def on_prediction(message: KafkaMessage) -> None:
-        await monitor.on_prediction(decode_as(message, PredictionLogged))
+    # Predictions are the monitor's volume: consumed in batches so one offset commit covers
+    # up to PREDICTION_BATCH records (one commit per record could not keep up with serving).
+    # A record that does not decode is dead-lettered alone; the rest of its batch goes on.
+    dead_letters = dead_letters_of(broker)
+
+    @broker.subscriber(
+        PREDICTIONS,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        batch=True,
+        max_records=PREDICTION_BATCH,
+        batch_timeout_ms=200,
+    )
+    async def on_predictions(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        for record in raw if isinstance(raw, (tuple, list)) else (raw,):
+            try:
+                event = decode_bytes_as(record.value, PredictionLogged)
+            except (ValidationError, WrongEventError) as error:
+                await dead_letters.send([record], error)
+                continue
+            await monitor.on_prediction(event)
 
     @broker.subscriber(MODELS_PROMOTED, group_id=group_id, auto_offset_reset="earliest")
     async def on_promotion(message: KafkaMessage) -> None:
