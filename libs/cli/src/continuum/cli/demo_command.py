@@ -77,3 +77,5 @@ def demo(
     if result.problems:
         fail("the loop did not close: " + "; ".join(result.problems))
     out.print("[bold green]The loop closed by itself.[/bold green]")
+    if keep_running:
+        out.print(f"Still running; stop with: uv run continuum down --home {config.home}")
