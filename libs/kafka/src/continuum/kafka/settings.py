@@ -65,7 +65,10 @@ class KafkaSettings(BaseSettings):
 class ServiceSettings(BaseSettings):
     """What every Continuum service needs; each service subclasses this with its own fields."""
 
-    model_config = SettingsConfigDict(env_prefix="CONTINUUM_", extra="ignore")
+    # populate_by_name: tests pass fields by name, processes use the environment.
+    model_config = SettingsConfigDict(
+        env_prefix="CONTINUUM_", extra="ignore", populate_by_name=True
+    )
 
     service_name: str = "continuum"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -77,3 +80,20 @@ class ServiceSettings(BaseSettings):
     artifact_root: str = Field(
         default="file://./.continuum/artifacts", description="Artifact store URI."
     )
+
+
+class RegistryCallerSettings(ServiceSettings):
+    """A service that reads pipeline specs and champions from the registry's HTTP API."""
+
+    registry_url: str = Field(
+        default="http://127.0.0.1:8100", description="CONTINUUM_REGISTRY_URL: the registry."
+    )
+    registry_token: SecretStr | None = Field(
+        default=None,
+        description="CONTINUUM_REGISTRY_TOKEN: sent as a bearer token (needed for writes only).",
+    )
+
+    @property
+    def registry_bearer(self) -> str | None:
+        """The token in clear, for the HTTP client."""
+        return self.registry_token.get_secret_value() if self.registry_token else None

@@ -27,7 +27,7 @@ class IngestService:
 
     def __init__(self, settings: IngestSettings, metrics: IngestMetrics) -> None:
         self.settings = settings
-        token = settings.registry_token.get_secret_value() if settings.registry_token else None
+        token = settings.registry_bearer
         self.registry = RegistryClient(settings.registry_url, token=token)
         self.publisher = KafkaEventPublisher(settings.kafka, source=SOURCE)
         committer = ConsumerCommitter()

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field
 
-from continuum.kafka import ServiceSettings
+from continuum.kafka import RegistryCallerSettings
 
 
-class IngestSettings(ServiceSettings):
+class IngestSettings(RegistryCallerSettings):
     """Read from ``CONTINUUM_*`` (shared) and ``CONTINUUM_INGEST_*`` (ingest's own)."""
 
     service_name: str = "ingest"
     http_port: int = Field(default=8101, ge=0, le=65535)
-    registry_url: str = Field(
-        default="http://127.0.0.1:8100", validation_alias="CONTINUUM_REGISTRY_URL"
-    )
-    registry_token: SecretStr | None = Field(
-        default=None, validation_alias="CONTINUUM_REGISTRY_TOKEN"
-    )
     group_id: str = Field(
         default="continuum-ingest",
         validation_alias=AliasChoices("CONTINUUM_INGEST_GROUP_ID", "group_id"),

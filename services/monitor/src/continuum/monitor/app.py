@@ -28,7 +28,7 @@ def create_app(
     """The monitor app; the registry client and store default to the settings' URLs."""
     client: RegistryClient | None = None
     if registry_reader is None:
-        token = settings.registry_token.get_secret_value() if settings.registry_token else None
+        token = settings.registry_bearer
         client = RegistryClient(settings.registry_url, token=token)
         registry_reader = client
     parts = wire(settings, registry_reader=registry_reader, store=store)

@@ -8,30 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field
 
-from continuum.kafka import ServiceSettings
+from continuum.kafka import RegistryCallerSettings
 
 
-class MonitorSettings(ServiceSettings):
+class MonitorSettings(RegistryCallerSettings):
     """Everything ``continuum.monitor`` reads from its environment."""
-
-    # populate_by_name: tests pass fields by name, processes use the env.
-    model_config = SettingsConfigDict(
-        env_prefix="CONTINUUM_", extra="ignore", populate_by_name=True
-    )
 
     service_name: str = "monitor"
     http_port: int = Field(default=8500, ge=0, le=65535)
-    registry_url: str = Field(
-        default="http://127.0.0.1:8100", validation_alias="CONTINUUM_REGISTRY_URL"
-    )
-    registry_token: SecretStr | None = Field(
-        default=None,
-        validation_alias="CONTINUUM_REGISTRY_TOKEN",
-        description="The monitor only reads from the registry; the token is sent if given.",
-    )
     state_dir: Path = Field(
         default=Path(".continuum/monitor"),
         validation_alias="CONTINUUM_STATE_DIR",

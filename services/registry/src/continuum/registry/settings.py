@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Self
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from continuum.kafka import ServiceSettings
 
@@ -24,10 +23,6 @@ MIN_TOKEN_CHARS = 8
 
 class RegistrySettings(ServiceSettings):
     """Settings of ``continuum.registry`` (env ``CONTINUUM_*`` and ``CONTINUUM_REGISTRY_*``)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="CONTINUUM_", extra="ignore", populate_by_name=True
-    )
 
     service_name: str = "registry"
     http_port: int = Field(default=8100, ge=0, le=65535)

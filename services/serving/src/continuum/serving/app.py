@@ -41,7 +41,7 @@ def create_app(
     metrics = ServingMetrics(CollectorRegistry())
     broker = build_broker(settings.kafka, service="serving", registry=metrics.registry)
     watch_consumer_lag(metrics.registry, service="serving", broker=broker)
-    token = settings.registry_token.get_secret_value() if settings.registry_token else None
+    token = settings.registry_bearer
     registry = RegistryClient(settings.registry_url, token=token, transport=registry_transport)
     table = ModelTable()
     manager = ModelManager(

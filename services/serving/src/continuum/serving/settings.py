@@ -8,35 +8,20 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field
 
-from continuum.kafka import ServiceSettings
+from continuum.kafka import RegistryCallerSettings
 
 
 def _instance_id() -> str:
     return uuid4().hex[:12]
 
 
-class ServingSettings(ServiceSettings):
+class ServingSettings(RegistryCallerSettings):
     """Everything ``continuum.serving`` reads from its environment."""
-
-    # populate_by_name: tests and the bench pass fields by name, processes use the env.
-    model_config = SettingsConfigDict(
-        env_prefix="CONTINUUM_", extra="ignore", populate_by_name=True
-    )
 
     service_name: str = "serving"
     http_port: int = Field(default=8400, ge=0, le=65535)
-    registry_url: str = Field(
-        default="http://127.0.0.1:8100",
-        validation_alias="CONTINUUM_REGISTRY_URL",
-    )
-    registry_token: SecretStr | None = Field(
-        default=None,
-        validation_alias="CONTINUUM_REGISTRY_TOKEN",
-        description="Serving only reads from the registry; the token is sent if given.",
-    )
     instance_id: str = Field(
         default_factory=_instance_id,
         pattern=r"^[A-Za-z0-9._-]{1,64}$",

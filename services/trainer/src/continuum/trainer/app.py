@@ -54,7 +54,9 @@ def build_trainer(
     metrics = TrainerMetrics(registry)
     broker = build_broker(settings.kafka, service="trainer", registry=registry)
     watch_consumer_lag(registry, service="trainer", broker=broker)
-    client = registry_client or RegistryClient(settings.registry_url, token=settings.registry_token)
+    client = registry_client or RegistryClient(
+        settings.registry_url, token=settings.registry_bearer
+    )
     holder: list[TrainerService] = []
     runner = Runner(
         settings=settings,

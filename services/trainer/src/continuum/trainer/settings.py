@@ -7,15 +7,13 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field
 
-from continuum.kafka import ServiceSettings
+from continuum.kafka import RegistryCallerSettings
 
 
-class TrainerSettings(ServiceSettings):
+class TrainerSettings(RegistryCallerSettings):
     """Read from ``CONTINUUM_*`` (shared) and ``CONTINUUM_TRAINER_*`` (trainer only)."""
 
     service_name: str = "trainer"
-    registry_url: str = Field(default="http://127.0.0.1:8100")
-    registry_token: str | None = None
     state_dir: Path = Field(default=Path("./.continuum/state/trainer"))
     worker_mode: Literal["process", "thread"] = Field(
         default="process",
