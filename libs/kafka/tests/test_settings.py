@@ -55,3 +55,22 @@ def test_password_is_not_printed() -> None:
         sasl_password="hunter2",  # type: ignore[arg-type]
     )
     assert "hunter2" not in repr(settings)
+
+
+async def test_health_is_degraded_while_the_broker_is_not_connected() -> None:
+    from continuum.kafka.asgi import with_broker_check
+
+    class Broker:
+        connected = False
+
+        async def ping(self, timeout: float | None) -> bool:  # noqa: ASYNC109
+            return self.connected
+
+    async def check() -> dict[str, object]:
+        return {"status": "ok", "running": {}}
+
+    broker = Broker()
+    combined = with_broker_check(check, broker)
+    assert await combined() == {"status": "degraded", "running": {}, "kafka": "not connected"}
+    broker.connected = True
+    assert await combined() == {"status": "ok", "running": {}, "kafka": "ok"}

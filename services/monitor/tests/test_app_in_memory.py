@@ -35,12 +35,22 @@ def _settings(tmp_path: Any) -> MonitorSettings:
     )
 
 
+def connected_to_kafka(broker: Any) -> None:
+    """The in-memory broker has no connection to ping: make /health see a connected one."""
+
+    async def ping(timeout: float | None = None) -> bool:  # noqa: ASYNC109
+        return True
+
+    broker.ping = ping
+
+
 async def test_promotion_then_two_shifted_windows_fire_exactly_one_drift_event(tmp_path) -> None:
     store = MemoryObjectStore(f"memory://artifacts-{uuid4().hex}")
     registry = FakeRegistry()
     registry.apply(make_spec(window_rows=200, threshold=0.3, cooldown=3600))
     app = create_app(_settings(tmp_path), registry_reader=registry, store=store)
     parts = parts_of(app)
+    connected_to_kafka(parts.broker)
     drift: list[DriftDetected] = []
     dead: list[dict[str, str]] = []
 
@@ -107,6 +117,7 @@ async def test_promotion_then_two_shifted_windows_fire_exactly_one_drift_event(t
 
 async def test_health_is_503_until_the_registry_was_read(tmp_path) -> None:
     app = create_app(_settings(tmp_path), registry_reader=FakeRegistry())
+    connected_to_kafka(parts_of(app).broker)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://monitor") as client:
         before = await client.get("/health")
@@ -114,7 +125,7 @@ async def test_health_is_503_until_the_registry_was_read(tmp_path) -> None:
         after = await client.get("/health")
 
     assert before.status_code == 503 and before.json()["status"] == "starting"
-    assert after.status_code == 200
+    assert after.status_code == 200 and after.json()["kafka"] == "ok"
 
 
 async def test_an_event_on_the_wrong_topic_is_dead_lettered(tmp_path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, make_asgi_app
 
@@ -35,8 +35,33 @@ def health_app(check: HealthCheck) -> ASGIApp:
     return app
 
 
+class Pingable(Protocol):
+    """A broker that can tell whether it is connected (FastStream's brokers can)."""
+
+    async def ping(self, timeout: float | None) -> bool: ...  # noqa: ASYNC109 (FastStream API)
+
+
+def with_broker_check(check: HealthCheck, broker: Pingable) -> HealthCheck:
+    """``check`` plus the broker's connection: not ok while Kafka is unreachable."""
+
+    async def combined() -> dict[str, Any]:
+        status = dict(await check())
+        connected = await broker.ping(timeout=2.0)
+        status["kafka"] = "ok" if connected else "not connected"
+        if not connected and status.get("status") == "ok":
+            status["status"] = "degraded"
+        return status
+
+    return combined
+
+
 def observability_routes(
-    registry: CollectorRegistry, check: HealthCheck
+    registry: CollectorRegistry, check: HealthCheck, broker: Pingable | None = None
 ) -> list[tuple[str, ASGIApp]]:
-    """The routes every broker-only service serves beside its broker."""
+    """The routes every broker-only service serves beside its broker.
+
+    With ``broker``, ``/health`` also answers 503 while the broker is not connected.
+    """
+    if broker is not None:
+        check = with_broker_check(check, broker)
     return [("/metrics", make_asgi_app(registry)), ("/health", health_app(check))]

@@ -51,7 +51,7 @@ def create_app(
 
     app = AsgiFastStream(
         parts.broker,
-        asgi_routes=observability_routes(parts.registry, parts.monitor.health),
+        asgi_routes=observability_routes(parts.registry, parts.monitor.health, parts.broker),
         on_startup=[start_monitor],
         after_shutdown=[stop_monitor],
     )

@@ -94,7 +94,7 @@ def build_trainer(
 
     app = AsgiFastStream(
         broker,
-        asgi_routes=observability_routes(registry, service.health),
+        asgi_routes=observability_routes(registry, service.health, broker),
         on_startup=[service.start],
         on_shutdown=[service.stop],
         after_shutdown=[close_client],
