@@ -101,3 +101,15 @@ def test_search_space_is_validated() -> None:
     assert spec.model.search.n_candidates == 8
     with pytest.raises(ValidationError, match="loguniform needs low > 0"):
         parse_spec_yaml(ok.replace("low: 0.01", "low: 0"))
+
+
+def test_monitoring_policy_names_drift_methods_and_a_column_threshold() -> None:
+    spec = parse_spec_yaml(
+        MINIMAL + "monitoring: {numeric_drift_method: psi, categorical_drift_method: chisquare,"
+        " column_drift_threshold: 0.2}\n"
+    )
+    assert spec.monitoring.numeric_drift_method == "psi"
+    assert spec.monitoring.column_drift_threshold == 0.2
+    assert parse_spec_yaml(MINIMAL).monitoring.numeric_drift_method is None
+    with pytest.raises(ValidationError, match="numeric_drift_method"):
+        parse_spec_yaml(MINIMAL + "monitoring: {numeric_drift_method: vibes}\n")

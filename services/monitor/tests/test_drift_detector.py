@@ -93,3 +93,23 @@ def test_regression_prediction_is_numeric() -> None:
     assert report.prediction.method.startswith("Wasserstein")
     assert report.prediction.drifted
     assert report.drift_share == 0.0
+
+
+def test_the_monitoring_policy_chooses_methods_and_the_column_threshold() -> None:
+    from dataclasses import replace
+
+    layout, current, reference = _frames(shift=1.0)
+    eager = DriftDetector().detect(layout, current, reference)
+    assert "n0" in eager.drifted_columns
+
+    # PSI on numbers, chi-square on categories, and a distance threshold no shift of 1 sd
+    # reaches: the same window no longer counts as drift on the numeric columns.
+    relaxed = replace(
+        layout, numeric_method="psi", categorical_method="chisquare", column_threshold=50.0
+    )
+    report = DriftDetector().detect(relaxed, current, reference)
+    by_name = {c.column: c for c in report.columns}
+    assert by_name["n0"].method.startswith("PSI")
+    assert by_name["carrier"].method.lower().startswith("chi")
+    assert by_name["n0"].threshold == 50.0
+    assert not by_name["n0"].drifted

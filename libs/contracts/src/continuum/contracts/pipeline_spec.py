@@ -201,12 +201,29 @@ class PromotionPolicy(SpecModel):
         return self
 
 
+NumericDriftMethod = Literal[
+    "wasserstein", "ks", "psi", "jensenshannon", "kl_div", "hellinger", "anderson", "energy_dist"
+]
+CategoricalDriftMethod = Literal["chisquare", "z", "psi", "jensenshannon", "kl_div", "hellinger"]
+
+
 class MonitoringPolicy(SpecModel):
-    """How the monitor watches the champion."""
+    """How the monitor watches the champion.
+
+    Methods and the per-column threshold are Evidently's; left out, Evidently chooses by
+    reference size (Wasserstein / Jensen-Shannon at 0.1 above 1000 rows, else K-S /
+    chi-square p-values at 0.05). A distance threshold above 0.1 makes drift less eager on
+    naturally noisy columns.
+    """
 
     window_rows: int = Field(default=1000, ge=50)
     drift_share_threshold: float = Field(
         default=0.3, gt=0, le=1, description="Share of drifted features that counts as drift."
+    )
+    numeric_drift_method: NumericDriftMethod | None = None
+    categorical_drift_method: CategoricalDriftMethod | None = None
+    column_drift_threshold: float | None = Field(
+        default=None, gt=0, description="Per-column threshold for the chosen methods."
     )
     cooldown_seconds: float = Field(default=300, ge=0)
 

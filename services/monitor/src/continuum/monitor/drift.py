@@ -112,7 +112,12 @@ class DriftDetector:
             datetime=None,
             id=None,
         )
-        table = table_cls(columns=evaluated)
+        table = table_cls(
+            columns=evaluated,
+            num_stattest=layout.numeric_method,
+            cat_stattest=layout.categorical_method,
+            stattest_threshold=layout.column_threshold,
+        )
         report = report_cls(metrics=[table])
         with warnings.catch_warnings():
             # numpy warns about 0/0 in histograms of constant columns; the result is fine.

@@ -66,15 +66,22 @@ class FeatureLayout:
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
     task: Task
+    numeric_method: str | None = None
+    categorical_method: str | None = None
+    column_threshold: float | None = None
 
     @classmethod
     def of(cls, spec: PipelineSpec) -> FeatureLayout:
-        """The layout of a spec's schema."""
+        """The layout of a spec's schema, with its monitoring policy's drift methods."""
         features = spec.record_schema.features
+        policy = spec.monitoring
         return cls(
             numeric=tuple(f.name for f in features if f.type == "numeric"),
             categorical=tuple(f.name for f in features if f.type == "categorical"),
             task=spec.task,
+            numeric_method=policy.numeric_drift_method,
+            categorical_method=policy.categorical_drift_method,
+            column_threshold=policy.column_drift_threshold,
         )
 
     @property
