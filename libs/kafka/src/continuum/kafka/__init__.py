@@ -3,7 +3,7 @@
 from continuum.kafka.broker import build_broker, dead_letters_of, publish_event, publish_events
 from continuum.kafka.consumer_lag import ConsumerLagCollector, watch_consumer_lag
 from continuum.kafka.dead_letter import DeadLetterQueue, dlq_headers
-from continuum.kafka.errors import TRANSIENT_ERRORS, TransientError, is_transient
+from continuum.kafka.errors import TRANSIENT_ERRORS, TransientError, is_transient, retrying
 from continuum.kafka.settings import KafkaSettings, RegistryCallerSettings, ServiceSettings
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "is_transient",
     "publish_event",
     "publish_events",
+    "retrying",
     "watch_consumer_lag",
 ]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from continuum.contracts import ModelPromoted, PipelineChanged
-from continuum.kafka import TransientError
+from continuum.kafka import retrying
 from continuum.monitor.metrics import MonitorMetrics
 from continuum.monitor.pipelines import Champion, PipelineState
 from continuum.monitor.reference import read_reference
@@ -60,23 +60,20 @@ class PipelineDirectory:
 
     async def bootstrap(self) -> None:
         """Load every pipeline's spec and champion, retrying while the registry is away."""
-        delay = self.registry_retry_seconds
-        while True:
-            try:
-                now = self.clock()
-                try:
-                    summaries = await self.registry.list_pipelines()
-                except RegistryError as exc:
-                    raise as_transient(exc) from exc
-                for summary in summaries:
-                    state = await load_pipeline(self.registry, summary.name, now)
-                    if state is not None:
-                        await self._adopt(state)
-                return
-            except (ConnectionError, TimeoutError, TransientError) as exc:
-                logger.warning("registry not reachable (%s); retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        await retrying(
+            self._load_all, what="reading the registry", first_wait=self.registry_retry_seconds
+        )
+
+    async def _load_all(self) -> None:
+        now = self.clock()
+        try:
+            summaries = await self.registry.list_pipelines()
+        except RegistryError as exc:
+            raise as_transient(exc) from exc
+        for summary in summaries:
+            state = await load_pipeline(self.registry, summary.name, now)
+            if state is not None:
+                await self._adopt(state)
 
     async def _adopt(self, state: PipelineState) -> None:
         self.pipelines[state.name] = state

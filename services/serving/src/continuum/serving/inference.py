@@ -7,10 +7,8 @@ Two measured facts shape this module (bench/serving_bench.py, STACK-NOTES):
   arrive together are predicted together: :class:`MicroBatcher` sends whatever is
   waiting as ONE call, and while that call runs the next batch gathers. An idle
   server adds no wait (the first request goes at once); a busy one batches by itself.
-- ``LoadedModel.predict`` runs the pipeline twice (``predict`` then ``predict_proba``)
-  after re-coercing a frame ``records_to_frame`` already typed. Here the pipeline runs
-  once: labels are ``classes_[argmax(proba)]``, which is exactly what ``predict`` does
-  for every allowlisted classifier (ties at 0.5 go to the first class in both).
+- ``LoadedModel.predict`` runs the pipeline once (labels are ``classes_[argmax(proba)]``),
+  so one batch is one pipeline call.
 """
 
 from __future__ import annotations
@@ -18,25 +16,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import numpy as np
-
 from continuum.modelkit import LoadedModel, Predictions, records_to_frame
 
 
 def predict_records(model: LoadedModel, records: list[dict[str, Any]]) -> Predictions:
     """Labels (and class probabilities for classifiers) for validated records."""
-    frame = records_to_frame(model.spec, records)
-    pipeline = model.pipeline
-    if model.spec.task == "regression" or not hasattr(pipeline, "predict_proba"):
-        return Predictions(labels=np.asarray(pipeline.predict(frame)).tolist())
-    proba = pipeline.predict_proba(frame)
-    classes = pipeline.classes_
-    names = [str(c) for c in classes.tolist()]
-    labels = classes.take(proba.argmax(axis=1)).tolist()
-    return Predictions(
-        labels=labels,
-        probabilities=[dict(zip(names, row, strict=True)) for row in proba.tolist()],
-    )
+    return model.predict(records_to_frame(model.spec, records))
 
 
 class MicroBatcher:

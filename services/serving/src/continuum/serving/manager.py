@@ -15,7 +15,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from continuum.contracts import ModelArtifacts, ModelPromoted, PipelineChanged, PipelineSpec
-from continuum.kafka import is_transient
+from continuum.kafka import is_transient, retrying
 from continuum.modelkit import UntrustedModelError
 from continuum.registry_client import RegistryClient, RegistryError
 from continuum.serving.loading import load_and_warm
@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_BACKOFF_SECONDS = 30.0
 
 # An artifact that fails these checks will fail them forever: remember it, do not retry.
 _PERMANENT_LOAD_ERRORS = (IntegrityError, UntrustedModelError)
@@ -255,13 +254,6 @@ class ModelManager:
         return spec
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
-        delay = self.retry_seconds
-        while True:
-            try:
-                return await call()
-            except Exception as exc:
-                if not _retryable(exc):
-                    raise
-                logger.warning("registry not ready (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+        return await retrying(
+            call, what="registry call", first_wait=self.retry_seconds, retryable=_retryable
+        )

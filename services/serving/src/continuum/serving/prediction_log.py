@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -19,7 +18,8 @@ from typing import Any, NamedTuple
 from faststream.kafka import KafkaBroker
 from pydantic import JsonValue
 
-from continuum.contracts import PredictionLogged, encode_event
+from continuum.contracts import PredictionLogged
+from continuum.kafka import publish_events
 from continuum.serving.metrics import ServingMetrics
 from continuum.serving.models import ServingModel
 
@@ -122,7 +122,7 @@ class PredictionLog:
     async def _publish(self, batch: list[LoggedPrediction]) -> None:
         try:
             events = [to_event(item) for item in batch]
-            await publish_pipelined(self.broker, events)
+            await publish_events(self.broker, events, source=SOURCE)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -130,25 +130,3 @@ class PredictionLog:
             logger.warning("could not publish %d prediction events: %s", len(batch), exc)
         else:
             self.metrics.logs_published.inc(len(batch))
-
-
-async def publish_pipelined(broker: KafkaBroker, events: list[PredictionLogged]) -> None:
-    """Send every event without waiting for each ack, then wait for all acks at once.
-
-    Like ``continuum.kafka.publish_events``, but tolerant of FastStream's test broker,
-    whose ``publish(no_confirm=True)`` returns nothing to await.
-    """
-    pending = []
-    for event in events:
-        record = encode_event(event, source=SOURCE)
-        sent = await broker.publish(
-            record.value,
-            topic=record.topic,
-            key=record.key,
-            headers=record.headers,
-            no_confirm=True,
-        )
-        if inspect.isawaitable(sent):
-            pending.append(sent)
-    if pending:
-        await asyncio.gather(*pending)

@@ -15,11 +15,10 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from continuum.contracts import DataVersion, ModelArtifacts, ModelTrained, Trigger
-from continuum.kafka import publish_event
+from continuum.kafka import publish_event, retrying
 from continuum.modelkit import ModelCard
 from continuum.registry_client import RegistryClient
 from continuum.trainer.metrics import TrainerMetrics
-from continuum.trainer.retry import retrying
 from continuum.trainer.settings import TrainerSettings
 from continuum.trainer.state import RUN_NAMESPACE, Run, TrainerState
 from continuum.trainer.worker import die_with_parent, warm_up

@@ -30,9 +30,9 @@ from continuum.contracts import (
     TrainingRequested,
     utc_now,
 )
+from continuum.kafka import retrying
 from continuum.registry_client import RegistryClient
 from continuum.trainer.metrics import TrainerMetrics
-from continuum.trainer.retry import retrying
 from continuum.trainer.runner import Runner
 from continuum.trainer.settings import TrainerSettings
 from continuum.trainer.state import RUN_NAMESPACE, BatchRef, TrainerState, TriggerRef
