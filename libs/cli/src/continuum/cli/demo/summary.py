@@ -78,7 +78,7 @@ async def build_summary(
             "promoted": v.decision == "promoted",
             "decision_reason": v.decision_reason,
             "training_seconds": v.training_seconds,
-            "rows": (v.data_version.batch_ids.__len__() if v.data_version else None),
+            "batches": len(v.data_version.batch_ids) if v.data_version else None,
         }
         for v in versions
     ]
