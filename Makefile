@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 demo: setup
 	uv run continuum demo $(if $(DEMO_SUMMARY),--summary $(DEMO_SUMMARY))
 
-## test: set up, then lint, type-check and run every test (unit + real Kafka integration)
+## test: set up, then lint (ruff, import contracts), type-check and run every test (unit + real Kafka integration)
 test: setup
 	$(MAKE) --no-print-directory lint typecheck pytest
 
@@ -20,6 +20,7 @@ setup:
 lint:
 	uv run ruff check .
 	uv run ruff format --check .
+	uv run lint-imports --no-logo
 
 typecheck:
 	uv run mypy
@@ -35,4 +36,4 @@ kafka-stop:
 
 clean:
 	-uv run continuum kafka stop
-	rm -rf .continuum .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .continuum .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
