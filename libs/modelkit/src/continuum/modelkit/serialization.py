@@ -16,6 +16,11 @@ ALLOWLIST: Final[tuple[str, ...]] = (
     "sklearn.tree._tree.Tree",
     # HistGradientBoostingClassifier / HistGradientBoostingRegressor trees.
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    # HistGradientBoosting* with native categoricals keep an inner ColumnTransformer whose
+    # numeric part is FunctionTransformer(partial(check_array, ...)). skops checks a
+    # partial's function on its own, so trusting partial does not trust what it wraps.
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
 )
 """Types skops does not trust by default that a Continuum pipeline legitimately holds.
 
