@@ -148,6 +148,34 @@ async def test_invalid_specs_get_422_with_paths(harness: Harness, spec_yaml: str
     assert harness.published[PIPELINES_CHANGED] == []
 
 
+async def test_estimator_params_sklearn_would_refuse_get_422(
+    harness: Harness, spec_yaml: str
+) -> None:
+    bad = spec_yaml.replace(
+        "  params: {max_iter: 200}\n",
+        "  params: {max_iters: 200, C: -1}\n"
+        "  search:\n    params:\n      solver: [lbfgs, fastest]\n",
+    )
+    assert bad != spec_yaml
+    response = await harness.http.put(
+        "/v1/pipelines/churn",
+        json={"spec_yaml": bad},
+        headers={"authorization": f"Bearer {TOKEN}"},
+    )
+    assert response.status_code == 422, response.text
+    reasons = {p["path"]: p["reason"] for p in response.json()["detail"]}
+    assert reasons.keys() == {
+        "model.params.max_iters",
+        "model.params.C",
+        "model.search.params.solver.1",
+    }
+    assert "no parameter 'max_iters'; did you mean 'max_iter'?" in reasons["model.params.max_iters"]
+    assert "must be a float in the range (0.0, inf]" in reasons["model.params.C"]
+    assert "fastest" in reasons["model.search.params.solver.1"]
+    assert harness.published[PIPELINES_CHANGED] == []
+    assert (await harness.http.get("/v1/pipelines/churn")).status_code == 404
+
+
 async def test_writes_need_the_token_reads_do_not(harness: Harness, spec_yaml: str) -> None:
     body = {"spec_yaml": spec_yaml}
     assert (await harness.http.put("/v1/pipelines/churn", json=body)).status_code == 401

@@ -43,6 +43,7 @@ from continuum.modelkit.serialization import (
     load_model,
     untrusted_types,
 )
+from continuum.modelkit.spec_checks import SpecProblem, validate_model_spec
 from continuum.modelkit.training import (
     FitResult,
     Holdout,
@@ -64,6 +65,7 @@ __all__ = [
     "LoadedModel",
     "ModelCard",
     "Predictions",
+    "SpecProblem",
     "UntrustedModelError",
     "apply_window",
     "build_pipeline",
@@ -92,4 +94,5 @@ __all__ = [
     "time_holdout",
     "training_frame",
     "untrusted_types",
+    "validate_model_spec",
 ]

@@ -19,7 +19,7 @@ from continuum.contracts import PipelineSpec
 from continuum.contracts.pipeline_spec import Distribution, SearchSpace
 from continuum.modelkit.frames import EVENT_TIME_COLUMN, feature_columns
 from continuum.modelkit.metrics import SEARCH_SCORING
-from continuum.modelkit.pipeline import MODEL_STEP, build_pipeline
+from continuum.modelkit.pipeline import MODEL_STEP, build_pipeline, pipeline_param_name
 
 
 def apply_window(
@@ -82,10 +82,7 @@ def search_distributions(search: SearchSpace) -> dict[str, Any]:
     Lists become choices; distributions become scipy.stats objects. Names without ``__``
     are the estimator's own parameters and get the ``model__`` prefix.
     """
-    return {
-        (name if "__" in name else f"{MODEL_STEP}__{name}"): _dimension(dim)
-        for name, dim in search.params.items()
-    }
+    return {pipeline_param_name(name): _dimension(dim) for name, dim in search.params.items()}
 
 
 @dataclass

@@ -8,6 +8,7 @@ import yaml
 from pydantic import ValidationError
 
 from continuum.contracts import PipelineSpec, parse_spec_yaml
+from continuum.modelkit import validate_model_spec
 
 
 class SpecProblemsError(Exception):
@@ -23,7 +24,23 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 
 def parse_or_explain(text: str) -> PipelineSpec:
-    """The parsed spec, or :class:`SpecProblemsError` with a path and reason per error."""
+    """The parsed spec, or :class:`SpecProblemsError` with a path and reason per error.
+
+    A spec that parses is also checked against scikit-learn: its estimator's params and
+    search space are validated as ``fit`` would (without fitting), so a bad value is
+    refused at apply rather than failing every training run.
+    """
+    spec = _parse(text)
+    problems = [
+        {"path": problem.path, "reason": problem.reason, "type": "model_param"}
+        for problem in validate_model_spec(spec)
+    ]
+    if problems:
+        raise SpecProblemsError(problems)
+    return spec
+
+
+def _parse(text: str) -> PipelineSpec:
     try:
         return parse_spec_yaml(text)
     except yaml.YAMLError as exc:
