@@ -29,7 +29,7 @@ from continuum.modelkit import frame_to_parquet
 from continuum.registry_client import RegistryClient
 from continuum.storage import open_store
 from continuum.trainer.app import Trainer, build_trainer
-from continuum.trainer.runner import TrainFn
+from continuum.trainer.jobs import TrainFn, TrainingJob, TrainingResult
 from continuum.trainer.settings import TrainerSettings
 from continuum.trainer.worker import train_run
 
@@ -207,8 +207,8 @@ class Gate:
         self.abort = False
         self.calls: list[str] = []
 
-    def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
-        self.calls.append(job["run_id"])
+    def __call__(self, job: TrainingJob) -> TrainingResult:
+        self.calls.append(job.run_id)
         self.started.set()
         self.release.wait()
         if self.abort:

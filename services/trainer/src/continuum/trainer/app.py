@@ -22,8 +22,9 @@ from continuum.contracts import (
 from continuum.kafka import build_broker, watch_consumer_lag
 from continuum.kafka.asgi import observability_routes
 from continuum.registry_client import RegistryClient
+from continuum.trainer.jobs import TrainFn
 from continuum.trainer.metrics import TrainerMetrics
-from continuum.trainer.runner import Runner, TrainFn, make_executor
+from continuum.trainer.runner import Runner, make_executor
 from continuum.trainer.service import TrainerService
 from continuum.trainer.settings import TrainerSettings
 from continuum.trainer.worker import train_run

@@ -40,6 +40,12 @@ class TrainerMetrics:
             ["pipeline"],
             registry=registry,
         )
+        self.last_run_failed = Gauge(
+            "continuum_trainer_last_run_failed",
+            "1 while the pipeline's last finished run failed (until a run succeeds).",
+            ["pipeline"],
+            registry=registry,
+        )
 
     def touch(self, pipeline: str) -> None:
         """Create the pipeline's training counters at zero, so the first failure shows up

@@ -1,4 +1,9 @@
-"""Runs a pipeline's training runs one at a time, in a worker pool, and publishes results."""
+"""Runs a pipeline's training runs one at a time, in a worker pool, and publishes results.
+
+Every finished run, succeeded or failed, is published as ``ModelTrained`` and noted in the
+state's failure log in the transaction that finishes it; :mod:`continuum.trainer.retries`
+decides from that log when a failed run is tried again.
+"""
 
 from __future__ import annotations
 
@@ -14,20 +19,20 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
-from continuum.contracts import DataVersion, ModelArtifacts, ModelTrained, Trigger
+from continuum.contracts import ModelTrained, utc_now
 from continuum.kafka import publish_event, retrying
-from continuum.modelkit import ModelCard
 from continuum.registry_client import RegistryClient
+from continuum.trainer import retries
+from continuum.trainer.jobs import ChampionRef, JobBatch, TrainFn, TrainingJob, TrainingResult
 from continuum.trainer.metrics import TrainerMetrics
+from continuum.trainer.records import RUN_NAMESPACE, Run
 from continuum.trainer.settings import TrainerSettings
-from continuum.trainer.state import RUN_NAMESPACE, Run, TrainerState
-from continuum.trainer.worker import die_with_parent, warm_up
+from continuum.trainer.state import TrainerState
+from continuum.trainer.worker import die_with_parent, run_job, warm_up
 
 logger = logging.getLogger("continuum.trainer")
 
-TrainFn = Callable[[dict[str, Any]], dict[str, Any]]
 SOURCE = "continuum-trainer"
-TRIGGERS: tuple[Trigger, ...] = ("new_data", "drift", "manual", "schedule")
 
 
 def make_executor(settings: TrainerSettings) -> Executor:
@@ -39,13 +44,6 @@ def make_executor(settings: TrainerSettings) -> Executor:
         mp_context=multiprocessing.get_context(settings.mp_context),
         initializer=die_with_parent,
     )
-
-
-def _trigger(kind: str) -> Trigger:
-    for name in TRIGGERS:
-        if name == kind:
-            return name
-    return "manual"
 
 
 class Runner:
@@ -69,6 +67,7 @@ class Runner:
         self.metrics = metrics
         self.train_fn = train_fn
         self.executor_factory = executor_factory
+        self.retry_policy = retries.RetryPolicy.from_settings(settings)
         self.executor: Executor | None = None
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.current: dict[str, str] = {}
@@ -111,6 +110,18 @@ class Runner:
         """Start the worker pool ahead of the first run."""
         self._pool()
 
+    def retry_due(self) -> None:
+        """Queue the retries of failed runs whose backoff has passed (the ticker calls it)."""
+        for pipeline in retries.queue_due_retries(self.state, utc_now()):
+            logger.info("retrying the failed run of %s", pipeline)
+            self.kick(pipeline)
+
+    def retry_for_new_spec(self, pipeline: str, spec_version: int) -> None:
+        """A new spec may fix a failing pipeline: retry its failed run now."""
+        if retries.retry_for_new_spec(self.state, pipeline, spec_version):
+            logger.info("retrying the failed run of %s with spec v%d", pipeline, spec_version)
+            self.kick(pipeline)
+
     async def _drive(self, pipeline: str) -> None:
         while True:
             run = self.state.running_run(pipeline)
@@ -123,6 +134,10 @@ class Runner:
                 except Exception:  # e.g. the registry answering 500: the ticker re-kicks us
                     logger.exception("could not prepare run %s; will retry", queued.run_id)
                     return
+                if job is None:  # nothing to train: fail the run, saying why
+                    reason = f"LookupError: pipeline {pipeline} has no spec in the registry"
+                    await self._finish(queued, self._failed(queued, reason, 1), 0.0)
+                    continue
                 with self.state.transaction() as tx:
                     tx.start_run(queued.run_id, job)
                 run = self.state.run(queued.run_id)
@@ -137,94 +152,87 @@ class Runner:
                 logger.exception("run %s crashed the runner", run.run_id)
                 with self.state.transaction() as tx:
                     tx.finish_run(run.run_id, "failed")
+                    reason = "the trainer crashed while finishing this run (see its log)"
+                    retries.note_outcome(tx, run, reason, self.retry_policy, utc_now())
+                self.metrics.last_run_failed.labels(pipeline).set(1)
 
-    async def _prepare_job(self, run: Run) -> dict[str, Any]:
-        """The run's frozen inputs: spec, batches, the champion it is compared with."""
+    async def _prepare_job(self, run: Run) -> TrainingJob | None:
+        """The run's frozen inputs: spec, batches, the champion it is compared with.
+
+        ``None`` when the registry has no spec for the pipeline.
+        """
         pipeline = run.pipeline
         record = await retrying(
             lambda: self.registry.get_spec(pipeline),
             what=f"fetching spec of {pipeline}",
             max_wait=self.settings.retry_max_seconds,
         )
+        if record is None:
+            return None
         champion = await retrying(
             lambda: self.registry.get_champion(pipeline),
             what=f"fetching champion of {pipeline}",
             max_wait=self.settings.retry_max_seconds,
         )
-        champion_json: dict[str, Any] | None = None
+        champion_ref: ChampionRef | None = None
         if champion is not None:
-            champion_spec = record.spec if record else None
-            if record is None or champion.spec_version != record.spec_version:
+            # The champion is scored with the features of the spec it was trained for.
+            champion_spec = record.spec
+            if champion.spec_version != record.spec_version:
                 old = await retrying(
                     lambda: self.registry.get_spec_version(pipeline, champion.spec_version),
                     what=f"fetching spec v{champion.spec_version} of {pipeline}",
                     max_wait=self.settings.retry_max_seconds,
                 )
                 champion_spec = old.spec if old else champion_spec
-            if champion_spec is not None:
-                champion_json = {
-                    "version": champion.version,
-                    "artifacts": champion.artifacts.model_dump(mode="json"),
-                    "spec": champion_spec.model_dump(mode="json", by_alias=True),
-                }
-        return {
-            "pipeline": pipeline,
-            "run_id": run.run_id,
-            "spec": record.spec.model_dump(mode="json", by_alias=True) if record else None,
-            "spec_version": record.spec_version if record else None,
-            "data_root": self.settings.data_root,
-            "artifact_root": self.settings.artifact_root,
-            "batches": [
-                {
-                    "batch_id": b.batch_id,
-                    "uri": b.uri,
-                    "sha256": b.sha256,
-                    "size_bytes": b.size_bytes,
-                }
+            champion_ref = ChampionRef(
+                version=champion.version, artifacts=champion.artifacts, spec=champion_spec
+            )
+        return TrainingJob(
+            pipeline=pipeline,
+            run_id=run.run_id,
+            spec=record.spec,
+            spec_version=record.spec_version,
+            data_root=self.settings.data_root,
+            artifact_root=self.settings.artifact_root,
+            batches=tuple(
+                JobBatch(batch_id=b.batch_id, uri=b.uri, sha256=b.sha256, size_bytes=b.size_bytes)
                 for b in self.state.batches(pipeline)
-            ],
-            "champion": champion_json,
-            "triggers": [t.as_json() for t in run.triggers],
-            "reference_max_rows": self.settings.reference_max_rows,
-            "threads": self.settings.worker_threads,
-        }
+            ),
+            champion=champion_ref,
+            triggers=tuple(run.triggers),
+            reference_max_rows=self.settings.reference_max_rows,
+            threads=self.settings.worker_threads,
+        )
 
     async def _execute(self, run: Run) -> None:
-        assert run.job is not None
-        pipeline, first = run.pipeline, run.triggers[0]
+        job = run.job
+        if job is None:  # see Run: written by a trainer this one cannot read
+            reason = "ValueError: the run's stored job could not be read; trigger a new run"
+            await self._finish(run, self._failed(run, reason, 1), 0.0)
+            return
         kinds = ",".join(t.kind for t in run.triggers)
-        self.current[pipeline] = run.run_id
-        logger.info(
-            "run %s for %s started (triggers: %s; %d batches)",
-            run.run_id,
-            pipeline,
-            kinds,
-            len(run.job["batches"]),
-        )
+        self.current[run.pipeline] = run.run_id
+        what = f"triggers: {kinds}; {len(job.batches)} batches"
+        logger.info("run %s for %s started (%s)", run.run_id, run.pipeline, what)
         started = time.perf_counter()
-        base: dict[str, Any] = {
-            "event_id": uuid.uuid5(RUN_NAMESPACE, f"{run.run_id}|trained"),
-            "pipeline": pipeline,
-            "correlation_id": uuid.UUID(first.correlation_id),
-            "run_id": run.run_id,
-            "trigger": _trigger(first.kind),
-            "spec_version": run.job["spec_version"] or 1,
-        }
         try:
-            if run.job["spec"] is None:
-                raise LookupError(f"pipeline {pipeline} has no spec in the registry")
             loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(self._pool(), self.train_fn, run.job)
-            event = self._succeeded(base, result)
+            text = await loop.run_in_executor(self._pool(), run_job, self.train_fn, job.to_json())
+            event = self._succeeded(run, job, TrainingResult.model_validate_json(text))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if isinstance(exc, BrokenProcessPool):
                 self.executor = None  # the worker died (OOM, killed): a new pool next time
             reason = f"{type(exc).__name__}: {exc}"[:2000]
-            logger.error("run %s for %s failed: %s", run.run_id, pipeline, reason)
-            event = ModelTrained(**base, status="failed", failure_reason=reason)
-        seconds = time.perf_counter() - started
+            logger.error("run %s for %s failed: %s", run.run_id, run.pipeline, reason)
+            event = self._failed(run, reason, job.spec_version)
+        await self._finish(run, event, time.perf_counter() - started)
+
+    async def _finish(self, run: Run, event: ModelTrained, seconds: float) -> None:
+        """Publish the run's outcome, then mark it done and note it for retries."""
+        pipeline = run.pipeline
         await retrying(
             lambda: publish_event(self.broker, event, source=SOURCE),
             what=f"publishing ModelTrained for {run.run_id}",
@@ -232,9 +240,12 @@ class Runner:
         )
         with self.state.transaction() as tx:
             tx.finish_run(run.run_id, event.status)
+            reason = (event.failure_reason or "failed") if event.status == "failed" else None
+            failure = retries.note_outcome(tx, run, reason, self.retry_policy, utc_now())
         self.current.pop(pipeline, None)
         self.metrics.trainings.labels(pipeline, event.trigger, event.status).inc()
         self.metrics.duration.labels(pipeline).observe(seconds)
+        self.metrics.last_run_failed.labels(pipeline).set(0 if failure is None else 1)
         logger.info(
             "run %s for %s %s in %.2fs (%s=%s)",
             run.run_id,
@@ -244,15 +255,33 @@ class Runner:
             event.metric,
             event.metrics.get(event.metric or ""),
         )
+        if failure is not None:
+            then = failure.next_retry_at
+            plan = f"retry at {then.isoformat()}" if then else "waiting for a new trigger or spec"
+            logger.warning("%s: %d failed run(s) in a row; %s", pipeline, failure.failed_runs, plan)
 
     @staticmethod
-    def _succeeded(base: dict[str, Any], result: dict[str, Any]) -> ModelTrained:
-        card = ModelCard.model_validate(result["card"])
+    def _base(run: Run, spec_version: int) -> dict[str, Any]:
+        first = run.triggers[0]
+        return {
+            "event_id": uuid.uuid5(RUN_NAMESPACE, f"{run.run_id}|trained"),
+            "pipeline": run.pipeline,
+            "correlation_id": uuid.UUID(first.correlation_id),
+            "run_id": run.run_id,
+            "trigger": first.kind,
+            "spec_version": spec_version,
+        }
+
+    def _failed(self, run: Run, reason: str, spec_version: int) -> ModelTrained:
+        return ModelTrained(**self._base(run, spec_version), status="failed", failure_reason=reason)
+
+    def _succeeded(self, run: Run, job: TrainingJob, result: TrainingResult) -> ModelTrained:
+        card = result.card
         return ModelTrained(
-            **base,
+            **self._base(run, job.spec_version),
             status="succeeded",
-            data_version=DataVersion.model_validate(card.data_version.model_dump()),
-            artifacts=ModelArtifacts.model_validate(result["artifacts"]),
+            data_version=card.data_version,
+            artifacts=result.artifacts,
             metric=card.metric,
             metrics=card.metrics,
             champion_version=card.champion_version,

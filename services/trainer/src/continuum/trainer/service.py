@@ -32,10 +32,12 @@ from continuum.contracts import (
 )
 from continuum.kafka import retrying
 from continuum.registry_client import RegistryClient
+from continuum.trainer.jobs import TriggerRef
 from continuum.trainer.metrics import TrainerMetrics
+from continuum.trainer.records import RUN_NAMESPACE, BatchRef
 from continuum.trainer.runner import Runner
 from continuum.trainer.settings import TrainerSettings
-from continuum.trainer.state import RUN_NAMESPACE, BatchRef, TrainerState, TriggerRef
+from continuum.trainer.state import TrainerState
 
 logger = logging.getLogger("continuum.trainer")
 
@@ -98,10 +100,23 @@ class TrainerService:
             self._state = None
 
     async def health(self) -> dict[str, object]:
-        """``ok`` once the state is open; which runs are in progress."""
+        """``ok`` once the state is open; runs in progress; each pipeline's last failure
+        (reason, failed runs in a row) and when its retry is due (``null``: none planned)."""
         if not self.started:
             return {"status": "starting"}
-        return {"status": "ok", "running": dict(self.runner.current)}
+        failures = {f.pipeline: f for f in self.state.failures.all()}
+        pipelines: dict[str, dict[str, object]] = {}
+        for pipeline in self.state.pipelines():
+            failure = failures.get(pipeline)
+            retry_at = failure.next_retry_at if failure else None
+            pipelines[pipeline] = {
+                "last_run_failed": failure is not None,
+                "last_failure_reason": failure.reason if failure else None,
+                "last_failed_run": failure.run_id if failure else None,
+                "failed_runs_in_a_row": failure.failed_runs if failure else 0,
+                "next_retry_at": retry_at.isoformat() if retry_at else None,
+            }
+        return {"status": "ok", "running": dict(self.runner.current), "pipelines": pipelines}
 
     # -- specs ------------------------------------------------------------------------
     async def spec(self, pipeline: str, *, attempts: int | None = 3) -> PipelineSpec | None:
@@ -205,6 +220,7 @@ class TrainerService:
         logger.info("pipeline %s %s (spec v%d)", event.pipeline, event.change, event.spec_version)
         if event.change == "applied":
             await self._maybe_new_data(event.pipeline)
+            self.runner.retry_for_new_spec(event.pipeline, event.spec_version)
             self._update_gauges(event.pipeline)
 
     # -- trigger policy ---------------------------------------------------------------
@@ -252,11 +268,13 @@ class TrainerService:
         self._triggered(pipeline)
 
     async def tick(self) -> None:
-        """One pass of the schedule loop (also catches triggers deferred by an outage)."""
+        """One pass of the schedule loop (also catches triggers deferred by an outage and
+        queues the retries of failed runs that are due)."""
         for pipeline in self.state.pipelines():
             await self._maybe_new_data(pipeline)
             await self._maybe_schedule(pipeline)
             self._update_gauges(pipeline)
+        self.runner.retry_due()
         for pipeline in self.state.pipelines_with_open_runs():
             self.runner.kick(pipeline)
 
@@ -277,3 +295,5 @@ class TrainerService:
         queued = self.state.queued_run(pipeline)
         self.metrics.pending_triggers.labels(pipeline).set(len(queued.triggers) if queued else 0)
         self.metrics.new_labelled_rows.labels(pipeline).set(self.state.new_labelled_rows(pipeline))
+        failed = self.state.failures.get(pipeline) is not None
+        self.metrics.last_run_failed.labels(pipeline).set(1 if failed else 0)

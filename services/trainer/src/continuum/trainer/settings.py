@@ -47,3 +47,25 @@ class TrainerSettings(RegistryCallerSettings):
         validation_alias=AliasChoices("CONTINUUM_TRAINER_RETRY_MAX_SECONDS", "retry_max_seconds"),
         description="Longest wait between retries of the registry or the broker.",
     )
+    failed_run_retry_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices(
+            "CONTINUUM_TRAINER_FAILED_RUN_RETRY_SECONDS", "failed_run_retry_seconds"
+        ),
+        description="Wait before retrying a failed automatic run; doubles on each failure.",
+    )
+    failed_run_retry_max_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        validation_alias=AliasChoices(
+            "CONTINUUM_TRAINER_FAILED_RUN_RETRY_MAX_SECONDS", "failed_run_retry_max_seconds"
+        ),
+        description="Longest wait between retries of a failed run.",
+    )
+    failed_run_retries: int = Field(
+        default=6,
+        ge=0,
+        validation_alias=AliasChoices("CONTINUUM_TRAINER_FAILED_RUN_RETRIES", "failed_run_retries"),
+        description="Retries after failed runs in a row; then wait for a new trigger or spec.",
+    )

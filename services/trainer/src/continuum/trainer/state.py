@@ -11,6 +11,7 @@ so a Kafka offset is only committed once its effect is on disk.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,23 +19,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from continuum.contracts import utc_now
-from continuum.trainer.records import (
-    RUN_NAMESPACE,
-    BatchRef,
-    Run,
-    TriggerRef,
-    run_id_for,
-)
+from pydantic import ValidationError
 
-__all__ = [
-    "RUN_NAMESPACE",
-    "BatchRef",
-    "Run",
-    "TrainerState",
-    "TriggerRef",
-    "run_id_for",
-]
+from continuum.contracts import utc_now
+from continuum.trainer.failure_log import FailureLog
+from continuum.trainer.jobs import TrainingJob, TriggerRef
+from continuum.trainer.records import BatchRef, Run, run_id_for
+
+logger = logging.getLogger("continuum.trainer")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed_events (
@@ -72,6 +64,8 @@ class TrainerState:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
+        # Same connection: failure bookkeeping commits in the same transactions as the runs.
+        self.failures = FailureLog(self.db)
 
     @classmethod
     def open(cls, state_dir: Path) -> TrainerState:
@@ -223,14 +217,14 @@ class TrainerState:
         assert run is not None
         return run
 
-    def start_run(self, run_id: str, job: dict[str, Any]) -> None:
+    def start_run(self, run_id: str, job: TrainingJob) -> None:
         """Freeze the run's job and mark it running; its rows no longer count as new."""
         run = self.run(run_id)
         assert run is not None and run.status == "queued", run
         now = _now()
         self.db.execute(
             "UPDATE runs SET status='running', job=?, started_at=? WHERE run_id=?",
-            (json.dumps(job), now, run_id),
+            (job.to_json(), now, run_id),
         )
         self.db.execute(
             "UPDATE pipelines SET new_labelled_rows=0, last_run_started_at=? WHERE pipeline=?",
@@ -286,6 +280,16 @@ def _now() -> str:
     return utc_now().isoformat()
 
 
+def _job(run_id: str, text: str | None) -> TrainingJob | None:
+    if not text:
+        return None
+    try:
+        return TrainingJob.from_json(text)
+    except ValidationError as exc:  # the runner fails such a run instead of crashing on it
+        logger.error("run %s: stored job unreadable: %s", run_id, exc)
+        return None
+
+
 def _run(row: tuple[Any, ...]) -> Run:
     run_id, pipeline, status, triggers, job, created_at = row
     return Run(
@@ -293,6 +297,6 @@ def _run(row: tuple[Any, ...]) -> Run:
         pipeline=pipeline,
         status=status,
         triggers=[TriggerRef(**t) for t in json.loads(triggers)],
-        job=json.loads(job) if job else None,
+        job=_job(run_id, job),
         created_at=datetime.fromisoformat(created_at),
     )

@@ -1,7 +1,8 @@
-"""One training run, executed in a worker process from plain data.
+"""One training run, executed in a worker process.
 
-:func:`train_run` is top-level and takes and returns JSON-able dicts, so it can run in
-a ``spawn``/``forkserver`` process pool. Everything heavy happens here: reading and
+:func:`run_job` is the pool's entry point: the :class:`TrainingJob` arrives as the JSON it
+is stored as, and the :class:`TrainingResult` goes back as JSON (see
+:mod:`continuum.trainer.jobs` for why). Everything heavy happens here: reading and
 verifying batches, fitting, scoring the candidate and the champion on the same
 time-based holdout, and writing the artifacts. A resumed run (same ``run_id`` after a
 crash) reuses what it already wrote, since stored objects are immutable.
@@ -14,12 +15,13 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from continuum.contracts import DataVersion, ModelArtifacts, PipelineSpec, StoredObject
+from continuum.contracts import DataVersion, ModelArtifacts, StoredObject
 from continuum.modelkit import (
     EVENT_TIME_COLUMN,
     ModelCard,
@@ -37,6 +39,7 @@ from continuum.modelkit import (
     time_holdout,
 )
 from continuum.storage import ObjectStore, get_verified, open_store, sha256_hex
+from continuum.trainer.jobs import JobBatch, TrainFn, TrainingJob, TrainingResult
 
 logger = logging.getLogger("continuum.trainer.worker")
 
@@ -71,7 +74,7 @@ def _put_once(store: ObjectStore, key: str, data: bytes) -> StoredObject:
 
 
 def _read_batches(
-    store: ObjectStore, batches: list[dict[str, Any]]
+    store: ObjectStore, batches: Sequence[JobBatch]
 ) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
     """The readable batches concatenated, the ids used, and why others were skipped.
 
@@ -80,14 +83,13 @@ def _read_batches(
     """
     frames, used, skipped = [], [], {}
     for batch in batches:
-        ref = StoredObject(uri=batch["uri"], sha256=batch["sha256"], size_bytes=batch["size_bytes"])
         try:
-            frames.append(pd.read_parquet(io.BytesIO(get_verified(store, ref))))
+            frames.append(pd.read_parquet(io.BytesIO(get_verified(store, batch.stored()))))
         except Exception as exc:
-            skipped[batch["batch_id"]] = f"{type(exc).__name__}: {exc}"[:500]
-            logger.warning("batch %s skipped: %s", batch["batch_id"], exc)
+            skipped[batch.batch_id] = f"{type(exc).__name__}: {exc}"[:500]
+            logger.warning("batch %s skipped: %s", batch.batch_id, exc)
             continue
-        used.append(batch["batch_id"])
+        used.append(batch.batch_id)
     if not frames:
         detail = "; ".join(f"{k}: {v}" for k, v in skipped.items()) or "none known"
         raise NotEnoughDataError(f"no readable batches to train on ({detail})")
@@ -95,23 +97,17 @@ def _read_batches(
 
 
 def _champion_metrics(
-    job: dict[str, Any], artifacts_store: ObjectStore, holdout: pd.DataFrame, y: pd.Series
+    job: TrainingJob, artifacts_store: ObjectStore, holdout: pd.DataFrame, y: pd.Series
 ) -> tuple[dict[str, float], str | None]:
-    champion = job.get("champion")
-    if not champion:
+    champion = job.champion
+    if champion is None:
         return {}, None
     try:
-        spec = PipelineSpec.model_validate(champion["spec"])
-        loaded = load_champion(
-            artifacts_store,
-            ModelArtifacts.model_validate(champion["artifacts"]),
-            spec,
-            int(champion["version"]),
-        )
-        inputs = feature_columns(spec, holdout)
-        return score(loaded.pipeline, inputs, y, spec.task), None
+        loaded = load_champion(artifacts_store, champion.artifacts, champion.spec, champion.version)
+        inputs = feature_columns(champion.spec, holdout)
+        return score(loaded.pipeline, inputs, y, champion.spec.task), None
     except Exception as exc:  # the champion failing to score must not sink the candidate
-        logger.warning("champion v%s could not be scored: %s", champion.get("version"), exc)
+        logger.warning("champion v%s could not be scored: %s", champion.version, exc)
         return {}, f"{type(exc).__name__}: {exc}"
 
 
@@ -144,25 +140,30 @@ def warm_up() -> bool:
     return True
 
 
-def train_run(job: dict[str, Any]) -> dict[str, Any]:
-    """Train, score and store one run; returns ``{"artifacts": ..., "card": ...}`` as JSON.
+def run_job(train: TrainFn, job_json: str) -> str:
+    """The pool's entry point: validate the job's JSON, train it, return the result's JSON."""
+    return train(TrainingJob.from_json(job_json)).model_dump_json()
+
+
+def train_run(job: TrainingJob) -> TrainingResult:
+    """Train, score and store one run; returns its artifacts and model card.
 
     Raises on any failure (bad data, too few rows...): the caller turns it into a failed
-    ``ModelTrained``. OpenMP/BLAS use ``job["threads"]`` threads (default 1): on a small
-    machine, spinning OpenMP threads competing with the service and other processes made
+    ``ModelTrained``. OpenMP/BLAS use ``job.threads`` threads: on a small machine,
+    spinning OpenMP threads competing with the service and other processes made
     HistGradientBoosting many times slower than one thread.
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
-    with threadpool_limits(limits=int(job.get("threads") or 1)):
+    with threadpool_limits(limits=job.threads):
         return _train(job)
 
 
-def _train(job: dict[str, Any]) -> dict[str, Any]:
+def _train(job: TrainingJob) -> TrainingResult:
     started = time.perf_counter()
-    spec = PipelineSpec.model_validate(job["spec"])
-    pipeline_name, run_id = job["pipeline"], job["run_id"]
-    artifacts_store = open_store(job["artifact_root"])
+    spec = job.spec
+    pipeline_name, run_id = job.pipeline, job.run_id
+    artifacts_store = open_store(job.artifact_root)
     keys = artifact_keys(pipeline_name, run_id)
 
     if artifacts_store.exists(keys["model_card"]):
@@ -170,7 +171,7 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
         return _result(artifacts_store, keys)
 
     durations: dict[str, float] = {}
-    raw, used, skipped = _read_batches(open_store(job["data_root"]), job["batches"])
+    raw, used, skipped = _read_batches(open_store(job.data_root), job.batches)
     rows = labelled_rows(spec, raw)
     rows, y = apply_window(spec, rows, target_values(spec, rows))
     durations["read_seconds"] = time.perf_counter() - started
@@ -208,9 +209,7 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
     durations["score_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    reference = build_reference_sample(
-        spec, pipeline, split.train, max_rows=int(job.get("reference_max_rows", 5000))
-    )
+    reference = build_reference_sample(spec, pipeline, split.train, max_rows=job.reference_max_rows)
     _put_once(artifacts_store, keys["model"], dump_model(pipeline))
     _put_once(artifacts_store, keys["reference_sample"], frame_to_parquet(reference))
     durations["write_seconds"] = time.perf_counter() - t0
@@ -220,13 +219,13 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
     card = ModelCard(
         pipeline=pipeline_name,
         run_id=run_id,
-        spec_version=int(job["spec_version"]),
+        spec_version=job.spec_version,
         task=spec.task,
         estimator=spec.model.estimator,
-        triggers=[t["kind"] for t in job.get("triggers", [])],
+        triggers=[t.kind for t in job.triggers],
         metric=spec.promotion.metric,
         metrics=metrics,
-        champion_version=(job.get("champion") or {}).get("version"),
+        champion_version=job.champion.version if job.champion else None,
         champion_metrics=champion_metrics,
         params=_jsonable(params),
         search=_jsonable(search),
@@ -252,11 +251,11 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
     return _result(artifacts_store, keys)
 
 
-def _result(store: ObjectStore, keys: dict[str, str]) -> dict[str, Any]:
+def _result(store: ObjectStore, keys: dict[str, str]) -> TrainingResult:
     artifacts = ModelArtifacts(
         model=_stored(store, keys["model"]),
         reference_sample=_stored(store, keys["reference_sample"]),
         model_card=_stored(store, keys["model_card"]),
     )
     card = ModelCard.model_validate_json(get_verified(store, artifacts.model_card))
-    return {"artifacts": artifacts.model_dump(mode="json"), "card": card.model_dump(mode="json")}
+    return TrainingResult(artifacts=artifacts, card=card)
