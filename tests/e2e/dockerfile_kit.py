@@ -1,4 +1,10 @@
-"""Reads the services' Dockerfiles and replays their builder stage without a Docker engine.
+"""Reads the Dockerfiles and replays their builder stage without a Docker engine.
+
+Build arguments are applied as Docker applies them: an ``ARG`` declared in a stage is
+substituted (``$NAME``, ``${NAME}``) in that stage's later instructions, with the value
+given for the build (compose's ``build.args``) or the ``ARG``'s default, else empty; so is
+a variable the stage's own ``ENV`` set. ``CMD``, ``ENTRYPOINT`` and ``HEALTHCHECK`` are
+left as written: a shell in the container expands them at run time.
 
 Replaying the builder stage means: copy exactly the files the ``COPY`` instructions name
 into an empty folder (the image's build context as the builder sees it) and run the
@@ -9,11 +15,13 @@ would ship, so tests can look inside it and run the service from it.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,9 +99,26 @@ def _split(keyword: str, rest: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return flags, tuple(w for w in words if w not in flags)
 
 
-def parse_dockerfile(path: Path) -> list[Stage]:
-    """The stages of a Dockerfile, in order."""
+_VARIABLE = re.compile(r"\$(?:\{(?P<braced>\w+)\}|(?P<plain>\w+))")
+_EXPANDED_BY_DOCKER = {"ADD", "COPY", "ENV", "EXPOSE", "LABEL", "RUN", "USER", "WORKDIR"}
+"""Instructions whose variables are substituted at build time (RUN: by its shell)."""
+
+
+def substitute(text: str, variables: Mapping[str, str]) -> str:
+    """``$NAME`` and ``${NAME}`` replaced for the names in ``variables``; others kept."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match["braced"] or match["plain"]
+        return variables[name] if name in variables else match.group(0)
+
+    return _VARIABLE.sub(replace, text)
+
+
+def parse_dockerfile(path: Path, build_args: Mapping[str, str] | None = None) -> list[Stage]:
+    """The stages of a Dockerfile, in order, with ``build_args`` applied."""
+    given = dict(build_args or {})
     stages: list[Stage] = []
+    scope: dict[str, str] = {}
     for line in _logical_lines(path.read_text()):
         keyword, _, rest = line.partition(" ")
         keyword = keyword.upper()
@@ -101,10 +126,30 @@ def parse_dockerfile(path: Path) -> list[Stage]:
             words = rest.split()
             name = words[2] if len(words) == 3 and words[1].upper() == "AS" else str(len(stages))
             stages.append(Stage(base=words[0], name=name))
+            scope = {}  # ARG and ENV values do not cross stages
             continue
+        if keyword in _EXPANDED_BY_DOCKER:
+            rest = substitute(rest, scope)
         flags, args = _split(keyword, rest.strip())
+        if keyword == "ARG":
+            for token in args:
+                arg, _, default = token.partition("=")
+                scope[arg] = given.get(arg, default)
         stages[-1].instructions.append(Instruction(keyword, flags, args, line))
+        if keyword == "ENV":
+            scope |= stages[-1].env()
     return stages
+
+
+def shell_command(exec_form: list[str], env: Mapping[str, str]) -> list[str]:
+    """The argv a ``["/bin/sh", "-c", "exec ..."]`` command runs, its variables from ``env``.
+
+    Simple scripts only (one command, optionally after ``exec``): what the tests check.
+    """
+    if exec_form[:2] != ["/bin/sh", "-c"] or len(exec_form) != 3:
+        return exec_form
+    argv = shlex.split(substitute(exec_form[2], env))
+    return argv[1:] if argv[:1] == ["exec"] else argv
 
 
 def workspace_members() -> dict[str, str]:
@@ -155,7 +200,9 @@ def exported_requirements(package: str) -> set[str]:
     return names
 
 
-def replay_builder(dockerfile: Path, workdir: Path) -> Path:
+def replay_builder(
+    dockerfile: Path, workdir: Path, build_args: Mapping[str, str] | None = None
+) -> Path:
     """Run the builder stage's COPY and ``uv sync`` steps in ``workdir``; returns the venv.
 
     Differences from a real build, all about speed and none about content: the venv is
@@ -163,7 +210,7 @@ def replay_builder(dockerfile: Path, workdir: Path) -> Path:
     uv's cache instead of copied, bytecode is not compiled, and the interpreter is the
     one running the tests (a CPython 3.11, as in the image).
     """
-    builder = parse_dockerfile(dockerfile)[0]
+    builder = parse_dockerfile(dockerfile, build_args)[0]
     context = workdir / "context"
     context.mkdir(parents=True)
     venv = workdir / "venv"
@@ -197,6 +244,8 @@ def replay_builder(dockerfile: Path, workdir: Path) -> Path:
 
 def _copy(source: Path, context: Path, dest: str) -> None:
     """Docker's COPY: a folder's contents into ``dest``; a file into ``dest/`` or as ``dest``."""
+    if not source.exists():
+        raise FileNotFoundError(f"COPY {source.relative_to(REPO)}: not in the build context")
     target = context / dest
     if source.is_dir():
         # Like the build context: .dockerignore keeps tests and caches out.

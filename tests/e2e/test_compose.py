@@ -5,10 +5,12 @@
     addresses name compose services and their ports; storage paths sit on the right named
     volumes; healthchecks, ``depends_on`` conditions, volumes, Prometheus's scrape targets
     and Grafana's provisioning agree with each other.
-(b) Each Dockerfile installs only its own package: its ``uv sync`` names only it, it copies
-    exactly its workspace dependencies, and the builder stage, replayed with uv outside
-    Docker, produces a virtualenv without the other services' dependencies (serving's has
-    no Evidently).
+(b) The five services are built from one Dockerfile (``deploy/service.Dockerfile``) with
+    compose's ``SERVICE`` build argument, and each image installs only its own package:
+    its ``uv sync`` names only it, it copies its workspace dependencies and no other
+    service, and the builder stage, replayed with uv outside Docker with that argument,
+    produces a virtualenv without the other services' dependencies (serving's has no
+    Evidently). The CLI's one-shot job has its own Dockerfile (``deploy/cli.Dockerfile``).
 (c) Each service starts from that virtualenv with the environment compose gives it, against
     a real Kafka and PostgreSQL (compose hostnames rewritten to 127.0.0.1, container paths
     to temporary folders), answers ``/health`` and passes its image's HEALTHCHECK command;
@@ -45,10 +47,12 @@ from compose_kit import (
     variables,
 )
 from dockerfile_kit import (
+    Stage,
     dependency_closure,
     exported_requirements,
     parse_dockerfile,
     replay_builder,
+    shell_command,
     workspace_members,
 )
 from pydantic import SecretStr
@@ -87,6 +91,8 @@ WRITES = {
 }
 STORAGE_VARIABLES = ("CONTINUUM_DATA_ROOT", "CONTINUUM_ARTIFACT_ROOT", "CONTINUUM_STATE_DIR")
 VALID_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+SERVICE_DOCKERFILE = REPO / "deploy" / "service.Dockerfile"
+CLI_DOCKERFILE = REPO / "deploy" / "cli.Dockerfile"
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +106,28 @@ def dockerfile_of(compose: dict[str, Any], service: str) -> Path:
     return REPO / str(build["dockerfile"])
 
 
+def build_args_of(compose: dict[str, Any], service: str) -> dict[str, str]:
+    """The build arguments compose passes (``build.args``, mapping form)."""
+    args = compose["services"][service]["build"].get("args") or {}
+    assert isinstance(args, dict), f"{service}: use the mapping form of build.args"
+    return {str(key): str(value) for key, value in args.items()}
+
+
+def image_stages(compose: dict[str, Any], service: str) -> list[Stage]:
+    """The stages of the service's image as compose builds it (its build args applied)."""
+    return parse_dockerfile(dockerfile_of(compose, service), build_args_of(compose, service))
+
+
 def image_env(compose: dict[str, Any], service: str) -> dict[str, str]:
     """The runtime stage's ENV of the service's image."""
-    return parse_dockerfile(dockerfile_of(compose, service))[-1].env()
+    return image_stages(compose, service)[-1].env()
+
+
+def container_command(exec_form: list[str], venv: Path) -> list[str]:
+    """An exec-form command as the container runs it: a bare program name is found in the
+    image's virtualenv (first on its PATH), an absolute path (``/bin/sh``) is used as is."""
+    program, *rest = exec_form
+    return [program if program.startswith("/") else str(venv / "bin" / program), *rest]
 
 
 def container_env(compose: dict[str, Any], service: str) -> dict[str, str]:
@@ -118,17 +143,28 @@ def has_healthcheck(compose: dict[str, Any], name: str) -> bool:
     if "healthcheck" in service:
         return not service["healthcheck"].get("disable", False)
     if "build" in service:
-        return bool(parse_dockerfile(dockerfile_of(compose, name))[-1].all("HEALTHCHECK"))
+        return bool(image_stages(compose, name)[-1].all("HEALTHCHECK"))
     return False
 
 
 # -- (a) the compose file agrees with the services' settings ---------------------------
 
 
-def test_the_five_services_are_built_from_their_dockerfiles(compose: dict[str, Any]) -> None:
+def test_the_five_services_are_built_from_the_one_service_dockerfile(
+    compose: dict[str, Any],
+) -> None:
     for service in SERVICES:
-        assert dockerfile_of(compose, service) == REPO / "services" / service / "Dockerfile"
-        assert dockerfile_of(compose, service).exists()
+        assert dockerfile_of(compose, service) == SERVICE_DOCKERFILE
+        assert build_args_of(compose, service) == {"SERVICE": service}
+        assert compose["services"][service]["image"] == f"continuum-{service}"
+    assert SERVICE_DOCKERFILE.exists()
+    # No per-service copy creeps back: these two are the repository's only Dockerfiles.
+    dockerfiles = {
+        path
+        for path in REPO.rglob("*Dockerfile*")
+        if not any(part.startswith(".") for part in path.relative_to(REPO).parts)
+    }
+    assert dockerfiles == {SERVICE_DOCKERFILE, CLI_DOCKERFILE}
 
 
 def test_secrets_come_from_the_environment_and_env_example_names_them(
@@ -256,7 +292,7 @@ def test_volumes_are_declared_and_bind_mounts_exist(compose: dict[str, Any]) -> 
 @pytest.mark.parametrize("service", SERVICES)
 def test_ports_expose_and_healthcheck(compose: dict[str, Any], service: str) -> None:
     port = int(image_env(compose, service)["CONTINUUM_HTTP_PORT"])
-    runtime = parse_dockerfile(dockerfile_of(compose, service))[-1]
+    runtime = image_stages(compose, service)[-1]
     assert [i.args for i in runtime.all("EXPOSE")] == [(str(port),)]
     # The host ports are the ones `continuum up` uses, so the docs' URLs hold for both.
     assert published_ports(compose["services"][service]) == {DEFAULT_PORTS[service]: port}
@@ -290,7 +326,7 @@ def test_depends_on_conditions_are_valid(compose: dict[str, Any]) -> None:
 def test_the_one_shot_job_applies_the_example_pipeline(compose: dict[str, Any]) -> None:
     job = compose["services"]["apply-pipelines"]
     assert job["restart"] == "no"
-    assert job["build"]["dockerfile"] == "deploy/cli.Dockerfile"
+    assert REPO / job["build"]["dockerfile"] == CLI_DOCKERFILE
     *_, spec_path = job["command"]
     mount = mount_for(spec_path, job)
     assert mount is not None and mount.is_bind and mount.read_only
@@ -363,7 +399,7 @@ def test_grafana_is_provisioned_from_the_mounted_folders(compose: dict[str, Any]
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_dockerfile_names_only_its_own_package(compose: dict[str, Any], service: str) -> None:
-    builder, runtime = parse_dockerfile(dockerfile_of(compose, service))
+    builder, runtime = image_stages(compose, service)
     package = f"continuum-{service}"
     syncs = [i.args[0].split() for i in builder.all("RUN")]
     assert [s[:2] for s in syncs] == [["uv", "sync"], ["uv", "sync"]]
@@ -371,34 +407,58 @@ def test_dockerfile_names_only_its_own_package(compose: dict[str, Any], service:
         assert argv[argv.index("--package") + 1] == package
         assert argv.count("--package") == 1 and {"--frozen", "--no-dev"} <= set(argv)
     assert "--no-install-workspace" in syncs[0] and "--no-editable" in syncs[1]
-    text = dockerfile_of(compose, service).read_text()
-    others = {f"continuum-{s}" for s in SERVICES} - {package}
-    assert not any(other in text for other in others)
+    # One file for five services: no instruction names one of them, SERVICE does.
+    stages = parse_dockerfile(dockerfile_of(compose, service))  # as written, SERVICE unset
+    written = "\n".join(i.raw for stage in stages for i in stage.instructions)
+    named = [n for n in SERVICES if f"continuum-{n}" in written or f"services/{n}" in written]
+    assert not named, f"the Dockerfile's instructions name {named}"
     # Only the virtualenv leaves the builder; the image runs as an unprivileged user.
     assert runtime.base.startswith("python:3.11-slim")
     assert [i.args for i in runtime.all("COPY")] == [("/app/.venv", "/app/.venv")]
     assert [i.args[0] for i in runtime.all("USER")] not in ([], ["root"], ["0"])
     env = runtime.env()
     assert (env["CONTINUUM_HTTP_HOST"], env["CONTINUUM_HTTP_PORT"]) == ("0.0.0.0", "8000")
-    assert json.loads(runtime.all("CMD")[0].args[-1]) == ["python", "-m", f"continuum.{service}"]
+    cmd = json.loads(runtime.all("CMD")[0].args[-1])
+    assert shell_command(cmd, env) == ["python", "-m", f"continuum.{service}"]
     check = runtime.all("HEALTHCHECK")[0].args
     assert check[0] == "CMD" and json.loads(check[1])[0] == "python" and "/health" in check[1]
 
 
-@pytest.mark.parametrize("service", [*SERVICES, "cli"])
-def test_dockerfile_copies_exactly_its_workspace_dependencies(service: str) -> None:
-    dockerfile = REPO / (
-        "deploy/cli.Dockerfile" if service == "cli" else f"services/{service}/Dockerfile"
-    )
-    builder = parse_dockerfile(dockerfile)[0]
+def test_the_service_dockerfile_needs_its_service_argument(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"COPY services/pyproject\.toml"):
+        replay_builder(SERVICE_DOCKERFILE, tmp_path)
+
+
+def workspace_folders(package: str) -> set[str]:
+    """The workspace folders ``package`` needs at run time (its own included)."""
     members = workspace_members()
-    needed = {members[p] for p in dependency_closure(f"continuum-{service}") if p in members}
+    return {members[p] for p in dependency_closure(package) if p in members}
+
+
+@pytest.mark.parametrize("service", [*SERVICES, "cli"])
+def test_dockerfile_copies_its_workspace_dependencies_and_no_other_service(
+    compose: dict[str, Any], service: str
+) -> None:
+    if service == "cli":
+        builder = parse_dockerfile(CLI_DOCKERFILE)[0]
+        expected = workspace_folders("continuum-cli")
+    else:
+        builder = image_stages(compose, service)[0]
+        # The one Dockerfile copies every library some service needs, and this service.
+        libraries = {
+            folder
+            for name in SERVICES
+            for folder in workspace_folders(f"continuum-{name}")
+            if folder.startswith("libs/")
+        }
+        expected = libraries | {f"services/{service}"}
+        assert workspace_folders(f"continuum-{service}") <= expected
     copies = [i.args for i in builder.all("COPY") if not i.flags]
     manifests = {Path(a[0]).parent.as_posix() for a in copies if a[0].endswith("/pyproject.toml")}
     sources = {a[0].rstrip("/") for a in copies if a[0].endswith("/")}
     assert copies[0] == ("pyproject.toml", "uv.lock", "./")
-    assert manifests == needed, "manifests copied before the dependency layer"
-    assert sources == needed, "workspace folders copied before the second uv sync"
+    assert manifests == expected, "manifests copied before the dependency layer"
+    assert sources == expected, "workspace folders copied before the second uv sync"
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -421,17 +481,19 @@ def installed_distributions(venv: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def image_venvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each image's virtualenv, from its Dockerfile's builder stage replayed with uv."""
+def image_venvs(
+    compose: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """Each image's virtualenv, from its Dockerfile's builder stage replayed with uv (with
+    the build arguments compose gives it)."""
     venvs = {}
-    for name in [*SERVICES, "cli"]:
-        dockerfile = REPO / (
-            "deploy/cli.Dockerfile" if name == "cli" else f"services/{name}/Dockerfile"
-        )
+    for name in [*SERVICES, "apply-pipelines"]:
+        dockerfile, args = dockerfile_of(compose, name), build_args_of(compose, name)
+        key = "cli" if name == "apply-pipelines" else name
         try:
-            venvs[name] = replay_builder(dockerfile, tmp_path_factory.mktemp(f"image-{name}"))
-        except (RuntimeError, ValueError) as exc:
-            pytest.fail(f"the builder stage of {dockerfile} failed:\n{exc}", pytrace=False)
+            venvs[key] = replay_builder(dockerfile, tmp_path_factory.mktemp(f"image-{key}"), args)
+        except (RuntimeError, ValueError, FileNotFoundError) as exc:
+            pytest.fail(f"the builder stage of {dockerfile} ({args}) failed:\n{exc}", pytrace=False)
     return venvs
 
 
@@ -542,10 +604,9 @@ def stack(
             home.mkdir(parents=True)
             env = local.process_env(name, container_env(compose, name), image_venvs[name], home)
             env |= {"CONTINUUM_HTTP_HOST": "127.0.0.1", "CONTINUUM_HTTP_PORT": str(ports[name])}
-            cmd = json.loads(
-                parse_dockerfile(dockerfile_of(compose, name))[-1].all("CMD")[0].args[-1]
-            )
-            argv = [str(image_venvs[name] / "bin" / cmd[0]), *cmd[1:]]
+            # The image's CMD as it is (`/bin/sh -c "exec python -m ..."`), in its env.
+            cmd = json.loads(image_stages(compose, name)[-1].all("CMD")[0].args[-1])
+            argv = container_command(cmd, image_venvs[name])
             log_path = root / f"{name}.log"
             with log_path.open("wb") as log:
                 process = subprocess.Popen(
@@ -589,10 +650,8 @@ def test_service_starts_healthy_and_passes_its_image_healthcheck(
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "ok"
     # The image's HEALTHCHECK command, run as Docker would (inside the container's env).
-    check = json.loads(
-        parse_dockerfile(dockerfile_of(compose, service))[-1].all("HEALTHCHECK")[0].args[1]
-    )
-    argv = [str(image_venvs[service] / "bin" / check[0]), *check[1:]]
+    check = json.loads(image_stages(compose, service)[-1].all("HEALTHCHECK")[0].args[1])
+    argv = container_command(check, image_venvs[service])
     result = subprocess.run(argv, env=container.env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert container.process.alive()
@@ -614,7 +673,7 @@ def test_one_shot_job_applies_the_example_pipeline_to_the_registry(
         parse_dockerfile(REPO / job["build"]["dockerfile"])[-1].all("ENTRYPOINT")[0].args[-1]
     )
     command = [local.rewrite("apply-pipelines", {"arg": a})["arg"] for a in job["command"]]
-    argv = [str(image_venvs["cli"] / "bin" / entrypoint[0]), *entrypoint[1:], *command]
+    argv = [*container_command(entrypoint, image_venvs["cli"]), *command]
     result = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "pipeline flights: spec v1 applied" in result.stdout

@@ -1,10 +1,18 @@
 # syntax=docker/dockerfile:1
-# continuum-serving: HTTP predictions with hot-swapped champions (no Evidently in this image).
-# Build from the repository root:  docker build -f services/serving/Dockerfile -t continuum-serving .
-# Only continuum-serving and what it depends on (per uv.lock) goes into the image.
+# continuum-<service>: the image of any one of the five services, chosen by the required
+# build argument SERVICE (ingest, trainer, registry, serving or monitor). From the
+# repository root:
+#   docker build -f deploy/service.Dockerfile --build-arg SERVICE=serving -t continuum-serving .
+# docker-compose.yml builds each service this way (`build.args.SERVICE`).
+#
+# Only continuum-$SERVICE and what it depends on (per uv.lock) is installed: the builder
+# copies the libraries a service may use and that service's folder (never another
+# service's), and `uv sync --package` installs just its dependency closure (so serving's
+# image has no Evidently and the ingest image no scikit-learn).
 
 # -- builder: a virtualenv with the locked dependencies, then the workspace code ----------
 FROM python:3.11-slim-bookworm AS builder
+ARG SERVICE
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /bin/uv
 # System Python (the runtime image has the same one), compiled bytecode, real copies
 # rather than links into the cache mount, and no editable installs of the workspace.
@@ -23,22 +31,26 @@ COPY libs/kafka/pyproject.toml libs/kafka/
 COPY libs/modelkit/pyproject.toml libs/modelkit/
 COPY libs/registry-client/pyproject.toml libs/registry-client/
 COPY libs/storage/pyproject.toml libs/storage/
-COPY services/serving/pyproject.toml services/serving/
+COPY services/${SERVICE}/pyproject.toml services/${SERVICE}/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-install-workspace --package continuum-serving --no-dev
+    uv sync --frozen --no-install-workspace --package continuum-${SERVICE} --no-dev
 
-# 2. The workspace packages themselves, installed as regular (non-editable) wheels.
+# 2. The workspace packages themselves, installed as regular (non-editable) wheels. A
+#    library the service does not depend on (modelkit for ingest and monitor) is copied
+#    but not installed.
 COPY libs/contracts/ libs/contracts/
 COPY libs/kafka/ libs/kafka/
 COPY libs/modelkit/ libs/modelkit/
 COPY libs/registry-client/ libs/registry-client/
 COPY libs/storage/ libs/storage/
-COPY services/serving/ services/serving/
+COPY services/${SERVICE}/ services/${SERVICE}/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --package continuum-serving --no-dev --no-editable
+    uv sync --frozen --package continuum-${SERVICE} --no-dev --no-editable
 
 # -- runtime: the virtualenv and nothing else, run by an unprivileged user ---------------
 FROM python:3.11-slim-bookworm AS runtime
+ARG SERVICE
+LABEL org.opencontainers.image.title="continuum-${SERVICE}"
 # A fixed uid shared by every Continuum image, and the volume mount points created here
 # so that fresh named volumes start out owned by that user.
 RUN groupadd --system --gid 10001 continuum \
@@ -47,9 +59,11 @@ RUN groupadd --system --gid 10001 continuum \
     && mkdir -p /var/lib/continuum/data /var/lib/continuum/artifacts /var/lib/continuum/state \
     && chown -R continuum:continuum /var/lib/continuum
 COPY --from=builder /app/.venv /app/.venv
+# SERVICE stays in the environment: CMD runs `python -m continuum.$SERVICE`.
 ENV PATH="/app/.venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    SERVICE=${SERVICE} \
     CONTINUUM_HTTP_HOST=0.0.0.0 \
     CONTINUUM_HTTP_PORT=8000
 USER continuum
@@ -58,4 +72,6 @@ EXPOSE 8000
 # No curl in slim images: the standard library asks /health (a 503 raises, so exit 1).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=6 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('CONTINUUM_HTTP_PORT', '8000') + '/health', timeout=4)"]
-CMD ["python", "-m", "continuum.serving"]
+# The shell only picks the module; `exec` makes Python the container's main process, so
+# it receives `docker stop`'s SIGTERM itself.
+CMD ["/bin/sh", "-c", "exec python -m \"continuum.${SERVICE}\""]
