@@ -348,6 +348,42 @@ async def test_failed_run_is_audited_without_a_version(
     )
 
 
+async def test_failed_runs_show_in_runs_and_in_the_pipeline_status(
+    harness: Harness, spec_yaml: str, trained: Any, make_artifacts: Any
+) -> None:
+    assert (await harness.http.get("/v1/pipelines/churn/runs")).status_code == 404
+    await harness.registry.apply_spec("churn", spec_yaml)
+    record = await harness.registry.get_spec("churn")
+    assert record is not None and record.status is not None
+    assert record.status.summary == "no model yet: no training run has finished"
+
+    await harness.train(trained("run-x", status="failed"))
+    [run] = await harness.registry.list_runs("churn")
+    assert (run.run_id, run.status, run.trigger, run.version) == (
+        "run-x",
+        "failed",
+        "new_data",
+        None,
+    )
+    assert run.failure_reason == "out of memory"
+    record = await harness.registry.get_spec("churn")
+    assert record is not None and record.status is not None
+    assert not record.status.has_model and record.status.last_run == run
+    assert record.status.summary == "no model: last run failed because out of memory"
+
+    # The fixed pipeline trains: the status says what serving answers with.
+    await harness.train(trained("run-y", artifacts=make_artifacts("run-y")))
+    runs = await harness.registry.list_runs("churn")
+    assert [(r.run_id, r.status, r.version, r.decision) for r in runs] == [
+        ("run-y", "succeeded", 1, "promoted"),
+        ("run-x", "failed", None, None),
+    ]
+    body = (await harness.http.get("/v1/pipelines/churn")).json()
+    assert body["status"]["summary"] == "serving v1" and body["status"]["champion_version"] == 1
+    assert len((await harness.http.get("/v1/pipelines/churn/runs?limit=1")).json()) == 1
+    assert (await harness.http.get("/v1/pipelines/churn/runs?limit=0")).status_code == 422
+
+
 async def test_run_for_an_unknown_pipeline_is_dead_lettered(
     harness: Harness, trained: Any, make_artifacts: Any
 ) -> None:

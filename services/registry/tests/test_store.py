@@ -119,6 +119,72 @@ def test_failed_run_is_audited_once_without_a_version(
     assert entry.detail["run_id"] == "run-f" and entry.detail["reason"] == "out of memory"
 
 
+def test_runs_are_listed_newest_first_with_reason_and_status(
+    store: SqlRegistryStore, trained: Any
+) -> None:
+    assert store.list_runs("churn") == []
+    assert store.pipeline_status("churn").summary == "no model yet: no training run has finished"
+    store.record_failed_run(trained("run-1", status="failed"), "ValueError: bad max_iter")
+    status = store.pipeline_status("churn")
+    assert (status.has_model, status.champion_version) == (False, None)
+    assert status.summary == "no model: last run failed because ValueError: bad max_iter"
+
+    _register(store, trained("run-2"), decision="rejected")
+    assert store.pipeline_status("churn").summary == (
+        "no model: the last run's candidate (v1) was not promoted (test rejected)"
+    )
+    _register(store, trained("run-3"))
+    store.record_failed_run(trained("run-4", status="failed"), "MemoryError: oom")
+    failed, promoted, rejected, first = store.list_runs("churn")
+    assert [r.run_id for r in (failed, promoted, rejected, first)] == [
+        "run-4",
+        "run-3",
+        "run-2",
+        "run-1",
+    ]
+    assert (first.status, first.trigger, first.version, first.failure_reason) == (
+        "failed",
+        "new_data",
+        None,
+        "ValueError: bad max_iter",
+    )
+    assert (promoted.status, promoted.version, promoted.decision) == ("succeeded", 2, "promoted")
+    assert (rejected.version, rejected.decision) == (1, "rejected")
+    assert first.spec_version == 1 and first.correlation_id
+    assert [r.run_id for r in store.list_runs("churn", limit=1)] == ["run-4"]
+    status = store.pipeline_status("churn")
+    assert status.has_model and status.last_run == failed
+    assert status.summary == "serving v2; last run failed because MemoryError: oom"
+
+
+def test_setup_adds_the_run_columns_to_an_older_database(
+    store: SqlRegistryStore, trained: Any
+) -> None:
+    # training_runs as the first release created it, with one failed run in it.
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE training_runs")
+        connection.exec_driver_sql(
+            "CREATE TABLE training_runs (run_id VARCHAR(200) PRIMARY KEY,"
+            " pipeline VARCHAR(64) NOT NULL, status VARCHAR(20) NOT NULL, version INTEGER,"
+            " event_id VARCHAR(36) NOT NULL, received_at TIMESTAMP NOT NULL)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO training_runs VALUES"
+            " ('run-old', 'churn', 'failed', NULL, 'e-1', '2026-01-01 00:00:00')"
+        )
+    store.setup()
+    store.setup()  # idempotent
+    [old] = store.list_runs("churn")
+    assert (old.run_id, old.status, old.trigger, old.failure_reason) == (
+        "run-old",
+        "failed",
+        None,
+        None,
+    )
+    assert store.record_failed_run(trained("run-new", status="failed"), "boom") is True
+    assert store.list_runs("churn")[0].failure_reason == "boom"
+
+
 def test_promote_and_rollback_walk_the_champion_stack(
     store: SqlRegistryStore, trained: Any
 ) -> None:

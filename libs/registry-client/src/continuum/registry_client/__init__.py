@@ -5,11 +5,13 @@ from continuum.registry_client.api_models import (
     AuditEntry,
     ModelVersionRecord,
     PipelineSpecRecord,
+    PipelineStatus,
     PipelineSummary,
     PromoteRequest,
     RollbackRequest,
     TrainingRequestAccepted,
     TrainingRequestBody,
+    TrainingRunRecord,
 )
 from continuum.registry_client.client import (
     RegistryClient,
@@ -22,6 +24,7 @@ __all__ = [
     "AuditEntry",
     "ModelVersionRecord",
     "PipelineSpecRecord",
+    "PipelineStatus",
     "PipelineSummary",
     "PromoteRequest",
     "RegistryClient",
@@ -30,4 +33,5 @@ __all__ = [
     "RollbackRequest",
     "TrainingRequestAccepted",
     "TrainingRequestBody",
+    "TrainingRunRecord",
 ]

@@ -29,6 +29,35 @@ class ApplySpecRequest(ApiModel):
     applied_by: str = "unknown"
 
 
+class TrainingRunRecord(ApiModel):
+    """A training run the registry heard of (its ``ModelTrained``), with what became of it."""
+
+    run_id: str
+    pipeline: str
+    status: Literal["succeeded", "failed"]
+    trigger: Trigger | None = Field(
+        default=None, description="None for runs recorded before the registry kept it."
+    )
+    spec_version: int | None = None
+    failure_reason: str | None = None
+    version: int | None = Field(default=None, description="The model version it registered.")
+    decision: GateDecision | None = None
+    decision_reason: str | None = None
+    correlation_id: str | None = None
+    received_at: UtcDatetime
+
+
+class PipelineStatus(ApiModel):
+    """Whether a pipeline has a model to serve and, if not, why (its last run)."""
+
+    has_model: bool
+    champion_version: int | None = None
+    last_run: TrainingRunRecord | None = None
+    summary: str = Field(
+        description='One line for people, e.g. "no model: last run failed because ...".'
+    )
+
+
 class PipelineSpecRecord(ApiModel):
     """One stored version of a pipeline spec."""
 
@@ -40,6 +69,9 @@ class PipelineSpecRecord(ApiModel):
     applied_by: str = "unknown"
     unchanged: bool = Field(
         default=False, description="True when the applied spec equals the latest version."
+    )
+    status: PipelineStatus | None = Field(
+        default=None, description="The pipeline's status; only in GET /v1/pipelines/{name}."
     )
 
 

@@ -18,6 +18,7 @@ from continuum.registry_client.api_models import (
     RollbackRequest,
     TrainingRequestAccepted,
     TrainingRequestBody,
+    TrainingRunRecord,
 )
 
 T = TypeVar("T")
@@ -107,7 +108,8 @@ class RegistryClient:
         return await self._get("/v1/pipelines", list[PipelineSummary])
 
     async def get_spec(self, pipeline: str) -> PipelineSpecRecord | None:
-        """The latest spec of ``pipeline``, or ``None`` if it does not exist."""
+        """The latest spec of ``pipeline`` with its ``status``, or ``None`` if it does not
+        exist."""
         return await self._get_or_none(f"/v1/pipelines/{pipeline}", PipelineSpecRecord)
 
     async def get_spec_version(self, pipeline: str, version: int) -> PipelineSpecRecord | None:
@@ -126,6 +128,12 @@ class RegistryClient:
             ApplySpecRequest(spec_yaml=spec_yaml, applied_by=applied_by),
         )
         return PipelineSpecRecord.model_validate_json(response.content)
+
+    async def list_runs(self, pipeline: str, limit: int = 20) -> list[TrainingRunRecord]:
+        """The pipeline's most recent training runs, newest first, failed ones included."""
+        return await self._get(
+            f"/v1/pipelines/{pipeline}/runs", list[TrainingRunRecord], limit=limit
+        )
 
     # -- models ---------------------------------------------------------------------
     async def list_models(self, pipeline: str) -> list[ModelVersionRecord]:

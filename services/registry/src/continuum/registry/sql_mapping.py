@@ -14,8 +14,13 @@ from continuum.contracts import (
     Trigger,
 )
 from continuum.registry.store import AuditAction
-from continuum.registry.tables import AuditRow, ModelVersionRow, SpecVersionRow
-from continuum.registry_client import AuditEntry, ModelVersionRecord, PipelineSpecRecord
+from continuum.registry.tables import AuditRow, ModelVersionRow, SpecVersionRow, TrainingRunRow
+from continuum.registry_client import (
+    AuditEntry,
+    ModelVersionRecord,
+    PipelineSpecRecord,
+    TrainingRunRecord,
+)
 
 _TRIGGERS = frozenset(get_args(Trigger))
 _DECISIONS = frozenset(get_args(GateDecision))
@@ -97,6 +102,23 @@ def model_row(
         decision=decision,
         decision_reason=reason,
         correlation_id=str(event.correlation_id),
+    )
+
+
+def run_record(row: TrainingRunRow, model: ModelVersionRow | None) -> TrainingRunRecord:
+    """A training run row (and the version it registered, if any) as the API's record."""
+    return TrainingRunRecord(
+        run_id=row.run_id,
+        pipeline=row.pipeline,
+        status="succeeded" if row.status == "succeeded" else "failed",
+        trigger=cast(Trigger, row.trigger) if row.trigger in _TRIGGERS else None,
+        spec_version=row.spec_version,
+        failure_reason=row.failure_reason,
+        version=row.version,
+        decision=cast(GateDecision, model.decision) if model else None,
+        decision_reason=model.decision_reason if model else None,
+        correlation_id=row.correlation_id,
+        received_at=aware(row.received_at),
     )
 
 

@@ -25,9 +25,11 @@ from continuum.contracts import (
     decode_event,
 )
 from continuum.registry import sql_mapping as mapping
+from continuum.registry import sql_runs as runs
 from continuum.registry import sql_writes as writes
 from continuum.registry.champions import current_champion
 from continuum.registry.database import create_registry_engine
+from continuum.registry.schema_upgrade import add_missing_columns
 from continuum.registry.store import (
     ModelAnnouncer,
     PendingEvent,
@@ -48,7 +50,9 @@ from continuum.registry_client import (
     AuditEntry,
     ModelVersionRecord,
     PipelineSpecRecord,
+    PipelineStatus,
     PipelineSummary,
+    TrainingRunRecord,
 )
 
 T = TypeVar("T")
@@ -70,6 +74,7 @@ class SqlRegistryStore:
     def setup(self) -> None:
         try:
             SQLModel.metadata.create_all(self.engine)
+            add_missing_columns(self.engine, SQLModel.metadata.sorted_tables)
         except (OperationalError, InterfaceError) as exc:
             raise StoreUnavailableError(f"registry database unavailable: {exc}") from exc
 
@@ -184,6 +189,12 @@ class SqlRegistryStore:
 
     def has_run(self, run_id: str) -> bool:
         return self._run(lambda session: session.get(TrainingRunRow, run_id) is not None)
+
+    def list_runs(self, pipeline: str, limit: int = 20) -> list[TrainingRunRecord]:
+        return self._run(lambda session: runs.list_runs(session, pipeline, limit))
+
+    def pipeline_status(self, pipeline: str) -> PipelineStatus:
+        return self._run(lambda session: runs.pipeline_status(session, pipeline))
 
     def audit(self, pipeline: str | None = None, limit: int = 100) -> list[AuditEntry]:
         def work(session: Session) -> list[AuditEntry]:

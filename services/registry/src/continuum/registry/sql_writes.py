@@ -86,13 +86,20 @@ def model_row(session: Session, pipeline: str, version: int) -> ModelVersionRow 
     return session.exec(query).first()
 
 
-def _run_row(event: ModelTrained, version: int | None) -> TrainingRunRow:
+def _run_row(
+    event: ModelTrained, version: int | None, failure_reason: str | None = None
+) -> TrainingRunRow:
     return TrainingRunRow(
         run_id=event.run_id,
         pipeline=event.pipeline,
-        status=event.status,
+        # A run without a model failed, whatever it claimed (e.g. succeeded sans artifacts).
+        status="failed" if failure_reason is not None else event.status,
         version=version,
         event_id=str(event.event_id),
+        trigger=event.trigger,
+        spec_version=event.spec_version,
+        failure_reason=failure_reason,
+        correlation_id=str(event.correlation_id),
     )
 
 
@@ -114,10 +121,10 @@ def apply_spec(
 
 
 def record_failed_run(session: Session, event: ModelTrained, reason: str) -> bool:
-    """Audit a run without a model; ``False`` if the run was seen before."""
+    """Record and audit a run without a model; ``False`` if the run was seen before."""
     if session.get(TrainingRunRow, event.run_id) is not None:
         return False
-    session.add(_run_row(event, version=None))
+    session.add(_run_row(event, version=None, failure_reason=reason))
     detail = {"run_id": event.run_id, "status": event.status, "reason": reason}
     detail |= {"trigger": event.trigger, "correlation_id": str(event.correlation_id)}
     audit(session, event.pipeline, "rejected", "trainer", None, detail)

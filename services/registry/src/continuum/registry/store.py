@@ -24,7 +24,9 @@ from continuum.registry_client import (
     AuditEntry,
     ModelVersionRecord,
     PipelineSpecRecord,
+    PipelineStatus,
     PipelineSummary,
+    TrainingRunRecord,
 )
 
 AuditAction = Literal[
@@ -120,6 +122,14 @@ class RegistryStore(Protocol):
         """Whether a ``ModelTrained`` run was already recorded."""
         ...
 
+    def list_runs(self, pipeline: str, limit: int = 20) -> list[TrainingRunRecord]:
+        """The pipeline's most recent runs, newest first, failed ones with their reason."""
+        ...
+
+    def pipeline_status(self, pipeline: str) -> PipelineStatus:
+        """Whether the pipeline has a champion, its last run, and a one-line summary."""
+        ...
+
     def audit(self, pipeline: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """Audit entries, newest first."""
         ...
@@ -133,7 +143,7 @@ class RegistryStore(Protocol):
         ...
 
     def record_failed_run(self, event: ModelTrained, reason: str) -> bool:
-        """Remember a run that produced no model (audit only); ``False`` if already seen."""
+        """Remember a run that produced no model, with why; ``False`` if already seen."""
         ...
 
     def register_model(

@@ -34,7 +34,12 @@ class SpecVersionRow(SQLModel, table=True):
 
 
 class TrainingRunRow(SQLModel, table=True):
-    """Every ``ModelTrained`` run seen, so a redelivered event is recognised."""
+    """Every ``ModelTrained`` run seen: a redelivered event is recognised, and failed runs
+    (which register no version) stay visible with their reason.
+
+    Columns added after the first release are nullable: ``schema_upgrade`` adds them to
+    an existing database, and older rows simply lack them.
+    """
 
     __tablename__ = "training_runs"
 
@@ -44,6 +49,10 @@ class TrainingRunRow(SQLModel, table=True):
     version: int | None = None
     event_id: str = Field(max_length=36)
     received_at: datetime = Field(default_factory=utc_now)
+    trigger: str | None = Field(default=None, max_length=20)
+    spec_version: int | None = None
+    failure_reason: str | None = Field(default=None, sa_type=sa.Text)
+    correlation_id: str | None = Field(default=None, max_length=36)
 
 
 class ModelVersionRow(SQLModel, table=True):

@@ -1,8 +1,10 @@
-"""``/v1/pipelines``: specs as code, versioned; manual training requests."""
+"""``/v1/pipelines``: specs as code, versioned; status and runs; manual training requests."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from continuum.registry.api.deps import Authorized, PipelinePath, Service, VersionPath
 from continuum.registry.api.spec_errors import SpecProblemsError, parse_or_explain
@@ -12,6 +14,7 @@ from continuum.registry_client import (
     PipelineSummary,
     TrainingRequestAccepted,
     TrainingRequestBody,
+    TrainingRunRecord,
 )
 
 router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
@@ -29,11 +32,25 @@ async def list_pipelines(service: Service) -> list[PipelineSummary]:
 
 @router.get("/{name}")
 async def get_spec(name: PipelinePath, service: Service) -> PipelineSpecRecord:
-    """The latest spec of a pipeline."""
+    """The latest spec of a pipeline and its ``status``: whether it has a model to serve
+    and, if not, why (e.g. ``no model: last run failed because ...``)."""
     record = await service.db(service.store.get_spec, name)
     if record is None:
         raise _not_found(f"pipeline {name}")
-    return record
+    pipeline_status = await service.db(service.store.pipeline_status, name)
+    return record.model_copy(update={"status": pipeline_status})
+
+
+@router.get("/{name}/runs")
+async def list_runs(
+    name: PipelinePath,
+    service: Service,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+) -> list[TrainingRunRecord]:
+    """Recent training runs, newest first: status, trigger, failure reason, version."""
+    if await service.db(service.store.get_spec, name) is None:
+        raise _not_found(f"pipeline {name}")
+    return await service.db(service.store.list_runs, name, limit)
 
 
 @router.put(
