@@ -179,35 +179,26 @@ def tree(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "link",
+    ("link", "broken"),
     [
-        "[ok](docs/guide.md)",
-        "[ok](docs/guide.md#two-words)",
-        "[ok](./docs/)",
-        "[web](https://example.com/x.md)",
-        "![img](/docs/guide.md)",
-        "```\n[in a code block](missing.md)\n```",
+        ("[ok](docs/guide.md)", 0),
+        ("[ok](docs/guide.md#two-words)", 0),
+        ("[ok](./docs/)", 0),
+        ("[web](https://example.com/x.md)", 0),
+        ("![img](/docs/guide.md)", 0),
+        ("```\n[in a code block](missing.md)\n```", 0),
+        ("[gone](docs/missing.md)", 1),
+        ("[anchor](docs/guide.md#nowhere)", 1),
+        ("[out](../shared/DESIGN.md)", 1),
+        ("[ref]: ../shared/DESIGN.md", 1),
+        ('<a href="docs/nothing.md">html</a>', 1),
     ],
 )
-def test_good_links_pass(tree: Path, link: str) -> None:
+def test_links_are_checked(tree: Path, link: str, broken: int) -> None:
     (tree / "README.md").write_text(f"# Readme\n\n{link}\n")
-    assert broken_markdown_links(tree) == []
-    assert references_outside(tree) == []
-
-
-@pytest.mark.parametrize(
-    "link",
-    [
-        "[gone](docs/missing.md)",
-        "[anchor](docs/guide.md#nowhere)",
-        "[out](../shared/DESIGN.md)",
-        "[ref]: ../shared/DESIGN.md",
-        '<a href="docs/nothing.md">html</a>',
-    ],
-)
-def test_bad_links_fail(tree: Path, link: str) -> None:
-    (tree / "README.md").write_text(f"# Readme\n\n{link}\n")
-    assert len(broken_markdown_links(tree)) == 1
+    assert len(broken_markdown_links(tree)) == broken
+    if not broken:
+        assert references_outside(tree) == []
 
 
 @pytest.mark.parametrize(
