@@ -113,3 +113,71 @@ def test_monitoring_policy_names_drift_methods_and_a_column_threshold() -> None:
     assert parse_spec_yaml(MINIMAL).monitoring.numeric_drift_method is None
     with pytest.raises(ValidationError, match="numeric_drift_method"):
         parse_spec_yaml(MINIMAL + "monitoring: {numeric_drift_method: vibes}\n")
+
+
+REGRESSION = (
+    MINIMAL.replace("binary_classification", "regression")
+    .replace("estimator: LogisticRegression", "estimator: Ridge")
+    .replace("metric: roc_auc", "metric: rmse")
+)
+
+
+def _errors(text: str) -> list[tuple[tuple[int | str, ...], str]]:
+    with pytest.raises(ValidationError) as error:
+        parse_spec_yaml(text)
+    return [(e["loc"], e["msg"]) for e in error.value.errors()]
+
+
+def test_binary_target_classes_default_and_explicit() -> None:
+    assert parse_spec_yaml(MINIMAL).record_schema.target.binary_classes == (0, 1)
+    spec = parse_spec_yaml(MINIMAL.replace("{name: y}", "{name: y, classes: [-1, 1]}"))
+    assert spec.record_schema.target.binary_classes == (-1, 1)
+    assert PipelineSpec.model_validate_json(spec.model_dump_json(by_alias=True)) == spec
+
+
+@pytest.mark.parametrize(
+    ("target", "loc", "message"),
+    [
+        ("{name: y, classes: [1, 1]}", ("classes",), "exactly two distinct integers"),
+        ("{name: y, classes: [0, 1, 2]}", ("classes",), "exactly two distinct integers"),
+        ("{name: y, classes: [0]}", ("classes",), "exactly two distinct integers"),
+        ("{name: y, classes: [no, yes]}", ("classes", 0), "valid integer"),
+        ("{name: y, classes: [true, false]}", ("classes", 0), "valid integer"),
+        ("{name: y, classes: [0.5, 1]}", ("classes", 0), "valid integer"),
+        ("{name: y, min: 0}", ("min",), "min/max are for regression"),
+        ("{name: y, max: 1}", ("max",), "min/max are for regression"),
+    ],
+)
+def test_binary_target_domain_is_refused_at_its_path(
+    target: str, loc: tuple[int | str, ...], message: str
+) -> None:
+    [(where, why), *_] = _errors(MINIMAL.replace("{name: y}", target))
+    assert where == ("schema", "target", *loc)
+    assert message in why
+
+
+def test_regression_target_bounds() -> None:
+    spec = parse_spec_yaml(REGRESSION.replace("{name: y}", "{name: y, min: -5, max: 5}"))
+    assert (spec.record_schema.target.min, spec.record_schema.target.max) == (-5, 5)
+    assert parse_spec_yaml(REGRESSION.replace("{name: y}", "{name: y, min: 1, max: 1}"))
+    assert _errors(REGRESSION.replace("{name: y}", "{name: y, min: 2, max: 1}")) == [
+        (("schema", "target", "max"), "Value error, min (2.0) is greater than max (1.0)")
+    ]
+    assert _errors(REGRESSION.replace("{name: y}", "{name: y, classes: [0, 1]}")) == [
+        (
+            ("schema", "target", "classes"),
+            "classes are for binary_classification; a regression target may set min/max",
+        )
+    ]
+    [(where, why)] = _errors(REGRESSION.replace("{name: y}", "{name: y, max: .inf}"))
+    assert where == ("schema", "target", "max") and "finite" in why
+
+
+def test_min_rows_above_window_rows_is_refused_at_training() -> None:
+    [(where, why)] = _errors(MINIMAL + "training: {window_rows: 100, min_rows: 500}\n")
+    assert where == ("training",)
+    assert "min_rows (500) is greater than window_rows (100)" in why
+    [(where, why)] = _errors(MINIMAL + "training: {window_rows: 100}\n")  # default min_rows
+    assert "min_rows (200) is greater than window_rows (100)" in why
+    assert parse_spec_yaml(MINIMAL + "training: {window_rows: 500, min_rows: 500}\n")
+    assert parse_spec_yaml(MINIMAL + "training: {window_days: 1, min_rows: 5000}\n")

@@ -166,7 +166,7 @@ def test_unlabelled_rows_are_dropped_and_window_keeps_the_latest() -> None:
     records = make_records(50)
     for r in records[:10]:
         r["late"] = None
-    spec = make_spec(training={"window_rows": 20})
+    spec = make_spec(training={"window_rows": 20, "min_rows": 10})
     frame, y = training_frame(spec, raw_frame(records))
     assert len(frame) == 40
     windowed, wy = apply_window(spec, frame, y)

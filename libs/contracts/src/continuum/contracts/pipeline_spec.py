@@ -12,7 +12,17 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from continuum.contracts.envelope import PipelineName
 
@@ -91,10 +101,80 @@ class CategoricalFeature(SpecModel):
 Feature = Annotated[NumericFeature | CategoricalFeature, Field(discriminator="type")]
 
 
+ClassLabel = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+"""A class label: an integer that fits the int64 label column (``true`` is not ``1`` here)."""
+
+DEFAULT_CLASSES: tuple[int, int] = (0, 1)
+"""The classes of a binary target whose spec does not name them."""
+
+
 class Target(SpecModel):
-    """The label column. Absent from a record means 'not labelled yet'."""
+    """The label column and its domain. Absent from a record means 'not labelled yet'.
+
+    Binary classification: ``classes`` are the two label values (default ``[0, 1]``).
+    scikit-learn sorts them, so the larger is the positive class (``f1``, ``roc_auc``).
+    Only integers for now: string classes are not supported yet (batches store the label
+    as int64). Regression: optional inclusive ``min``/``max``. Ingest refuses a label
+    outside this domain, so one bad producer cannot make every later training run fail.
+    """
 
     name: ColumnName
+    classes: list[ClassLabel] | None = Field(
+        default=None, description="Binary classification only: the two classes (default [0, 1])."
+    )
+    min: float | None = Field(
+        default=None, allow_inf_nan=False, description="Regression only: lowest label allowed."
+    )
+    max: float | None = Field(
+        default=None, allow_inf_nan=False, description="Regression only: highest label allowed."
+    )
+
+    @field_validator("classes")
+    @classmethod
+    def _two_distinct_classes(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (len(value) != 2 or value[0] == value[1]):
+            raise ValueError(f"classes must be exactly two distinct integers, got {value}")
+        return value
+
+    @field_validator("max")
+    @classmethod
+    def _max_not_below_min(cls, value: float | None, info: ValidationInfo) -> float | None:
+        low = info.data.get("min")
+        if value is not None and low is not None and low > value:
+            raise ValueError(f"min ({low}) is greater than max ({value})")
+        return value
+
+    @property
+    def binary_classes(self) -> tuple[int, int]:
+        """The two classes of a binary target: ``classes``, else :data:`DEFAULT_CLASSES`."""
+        return (self.classes[0], self.classes[1]) if self.classes else DEFAULT_CLASSES
+
+
+def _target_fits_task(task: Task, target: Target) -> None:
+    """Refuse domain fields the task cannot use, at their path (``schema.target.<field>``).
+
+    Raised as a ``ValidationError`` from the spec's validator so pydantic keeps the nested
+    location: an ``apply`` error then names the field, not just the whole spec.
+    """
+    wrong: list[tuple[str, Any]]
+    if task == "regression":
+        wrong = [("classes", target.classes)] if target.classes is not None else []
+        why = "classes are for binary_classification; a regression target may set min/max"
+    else:
+        wrong = [(n, v) for n, v in (("min", target.min), ("max", target.max)) if v is not None]
+        why = "min/max are for regression; a binary_classification target may set classes"
+    if wrong:
+        raise ValidationError.from_exception_data(
+            "PipelineSpec",
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError("target_domain", why),
+                    loc=("schema", "target", name),
+                    input=value,
+                )
+                for name, value in wrong
+            ],
+        )
 
 
 class RecordSchema(SpecModel):
@@ -171,6 +251,17 @@ class TrainingPolicy(SpecModel):
     window_days: float | None = Field(default=None, gt=0)
     holdout_fraction: float = Field(default=0.2, gt=0, lt=0.9)
     min_rows: int = Field(default=200, ge=10, description="Fewer labelled rows: no run.")
+
+    @model_validator(mode="after")
+    def _window_can_hold_min_rows(self) -> Self:
+        # A run trains on at most window_rows rows and refuses fewer than min_rows, so
+        # with min_rows above window_rows every run would fail: refuse it at apply.
+        if self.window_rows is not None and self.min_rows > self.window_rows:
+            raise ValueError(
+                f"min_rows ({self.min_rows}) is greater than window_rows ({self.window_rows}):"
+                " no run could ever have enough rows; lower min_rows or raise window_rows"
+            )
+        return self
 
 
 class RetrainTriggers(SpecModel):
@@ -264,6 +355,11 @@ class PipelineSpec(SpecModel):
             )
         if self.source_topic.startswith("continuum."):
             raise ValueError("source_topic may not be one of Continuum's own continuum.* topics")
+        return self
+
+    @model_validator(mode="after")
+    def _target_domain_fits_task(self) -> Self:
+        _target_fits_task(self.task, self.record_schema.target)
         return self
 
     @property
