@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
+from continuum.cli import pipelines_commands
 from continuum.cli.demo.observer import LoopEvents
 from continuum.cli.demo.replay import malformed
 from continuum.cli.demo.run import _loop_closed
@@ -14,7 +18,8 @@ from continuum.cli.demo.summary import DemoSummary
 from continuum.cli.demo_command import _months
 from continuum.cli.flights_data import load_flights, to_records
 from continuum.cli.main import app
-from continuum.contracts import TrainingRequested
+from continuum.contracts import TrainingRequested, parse_spec_yaml
+from continuum.registry_client import RegistryClient
 
 
 def test_apply_refuses_an_invalid_spec_before_calling_the_registry(tmp_path: Path) -> None:
@@ -113,3 +118,73 @@ def test_flights_frame_has_the_spec_features() -> None:
     )
     frame: pd.DataFrame = load_flights((2, 2), every=200)
     assert set(spec.record_schema.feature_names) <= set(frame.columns)
+
+
+class _FakeRegistry:
+    """The registry's read routes `pipelines models|runs` call, for a pipeline with no model."""
+
+    RUN = {
+        "run_id": "run-1",
+        "pipeline": "flights",
+        "status": "failed",
+        "trigger": "new_data",
+        "spec_version": 1,
+        "failure_reason": "InvalidParameterError: max_iter must be in [0, inf) [INFO]",
+        "received_at": "2026-01-01T00:00:00Z",
+    }
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1/pipelines/flights/models":
+            return httpx.Response(200, json=[])
+        if path == "/v1/pipelines/flights/runs":
+            assert request.url.params["limit"] == "5"
+            return httpx.Response(200, json=[self.RUN])
+        if path == "/v1/pipelines/flights":
+            spec = parse_spec_yaml(
+                (Path(__file__).parents[3] / "examples/pipelines/flights.yaml").read_text()
+            )
+            reason = self.RUN["failure_reason"]
+            return httpx.Response(
+                200,
+                json={
+                    "name": "flights",
+                    "spec_version": 1,
+                    "spec_sha256": spec.sha256(),
+                    "spec": spec.model_dump(mode="json", by_alias=True),
+                    "created_at": "2026-01-01T00:00:00Z",
+                    "status": {
+                        "has_model": False,
+                        "last_run": self.RUN,
+                        "summary": f"no model: last run failed because {reason}",
+                    },
+                },
+            )
+        return httpx.Response(404, json={"detail": "not found"})
+
+
+@pytest.fixture
+def fake_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    def client(base_url: str, **kwargs: Any) -> RegistryClient:
+        transport = httpx.MockTransport(_FakeRegistry().handle)
+        return RegistryClient(base_url, transport=transport, **kwargs)
+
+    monkeypatch.setattr(pipelines_commands, "RegistryClient", client)
+
+
+@pytest.mark.usefixtures("fake_registry")
+def test_models_without_a_model_prints_why() -> None:
+    result = CliRunner().invoke(app, ["pipelines", "models", "flights"])
+    assert result.exit_code == 0, result.output
+    assert "flights: no model: last run failed because InvalidParameterError" in result.output
+    assert "[0, inf) [INFO]" in result.output
+
+
+@pytest.mark.usefixtures("fake_registry")
+def test_runs_lists_status_trigger_and_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Wide enough that the table does not wrap the reason (CliRunner's stdout is no tty).
+    monkeypatch.setattr(pipelines_commands, "out", Console(width=250))
+    result = CliRunner().invoke(app, ["pipelines", "runs", "flights", "--limit", "5"])
+    assert result.exit_code == 0, result.output
+    for text in ("run-1", "new_data", "failed", "InvalidParameterError", "[INFO]"):
+        assert text in result.output

@@ -10,13 +10,14 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.table import Table
+from rich.text import Text
 
 from continuum.cli.output import fail, out
 from continuum.contracts import parse_spec_yaml
 from continuum.registry_client import RegistryClient, RegistryError, RegistryUnavailableError
 
 app = typer.Typer(
-    help="Pipelines as code: apply specs, list versions, train, promote, roll back.",
+    help="Pipelines as code: apply specs, list versions and runs, train, promote, roll back.",
     no_args_is_help=True,
 )
 
@@ -98,6 +99,13 @@ def models(name: str, registry: RegistryOption = "http://127.0.0.1:8100") -> Non
     async def _models() -> None:
         async with RegistryClient(registry) as client:
             rows = await client.list_models(name)
+            # Without a champion serving answers 503: say why, from the registry's status.
+            record = None if any(r.is_champion for r in rows) else await client.get_spec(name)
+        if record is not None and record.status is not None:
+            # Text, not markup: failure reasons quote things like "[0, inf)" verbatim.
+            out.print(Text(f"{name}: {record.status.summary}"))
+            if not rows:
+                return
         table = Table("version", "trigger", "metrics", "decision", "champion", "created")
         for row in rows:
             metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(row.metrics.items()))
@@ -112,6 +120,35 @@ def models(name: str, registry: RegistryOption = "http://127.0.0.1:8100") -> Non
         out.print(table)
 
     _run(_models)
+
+
+@app.command()
+def runs(
+    name: str,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 20,
+    registry: RegistryOption = "http://127.0.0.1:8100",
+) -> None:
+    """List NAME's recent training runs: status, trigger, version, and why a run failed."""
+
+    async def _runs() -> None:
+        async with RegistryClient(registry) as client:
+            rows = await client.list_runs(name, limit=limit)
+        table = Table("run", "received", "trigger", "spec", "status", "version", "reason")
+        for row in rows:
+            version = f"v{row.version} ({row.decision})" if row.version else "-"
+            reason = row.failure_reason or row.decision_reason or ""
+            table.add_row(
+                row.run_id,
+                row.received_at.isoformat(timespec="seconds"),
+                row.trigger or "?",
+                f"v{row.spec_version}" if row.spec_version else "?",
+                row.status,
+                version,
+                Text(reason),
+            )
+        out.print(table if rows else f"{name}: no training run has finished yet")
+
+    _run(_runs)
 
 
 @app.command()
