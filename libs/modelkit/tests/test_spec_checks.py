@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from continuum.contracts import ESTIMATORS, PipelineSpec
+from continuum.contracts import ESTIMATORS, PipelineSpec, parse_spec_yaml
 from continuum.modelkit import SpecProblem, build_pipeline, validate_model_spec
 
 
@@ -34,6 +35,13 @@ def problems(model: dict[str, Any], **kwargs: Any) -> dict[str, str]:
 @pytest.mark.parametrize("estimator", sorted(ESTIMATORS))
 def test_defaults_and_the_example_params_are_accepted(estimator: str) -> None:
     assert validate_model_spec(spec({"estimator": estimator})) == []
+
+
+def test_the_example_specs_are_accepted() -> None:
+    examples = sorted((Path(__file__).parents[3] / "examples" / "pipelines").glob("*.yaml"))
+    assert examples
+    for path in examples:
+        assert validate_model_spec(parse_spec_yaml(path.read_text())) == [], path
 
 
 def test_unknown_and_invalid_params_name_the_field_and_the_reason() -> None:
