@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from continuum.trainer.jobs import TrainingJob, TriggerRef
 
@@ -30,6 +31,11 @@ class BatchRef:
     max_event_time: str | None = None
 
 
+RunStatus = Literal["queued", "running", "done"]
+"""``queued`` while collecting triggers, ``running`` once its job is frozen, ``done`` once
+its ``ModelTrained`` is published."""
+
+
 @dataclass(frozen=True)
 class Run:
     """A training run and the triggers it covers.
@@ -40,7 +46,7 @@ class Run:
 
     run_id: str
     pipeline: str
-    status: str
+    status: RunStatus
     triggers: list[TriggerRef]
     job: TrainingJob | None
     created_at: datetime
