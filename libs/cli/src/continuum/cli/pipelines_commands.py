@@ -133,17 +133,20 @@ def runs(
     async def _runs() -> None:
         async with RegistryClient(registry) as client:
             rows = await client.list_runs(name, limit=limit)
-        table = Table("run", "received", "trigger", "spec", "status", "version", "reason")
+        table = Table("received", "trigger", "spec", "status", "version")
+        # Fold rather than truncate: the run id and the reason are what one copies.
+        table.add_column("run", overflow="fold")
+        table.add_column("reason", overflow="fold", ratio=1)
         for row in rows:
             version = f"v{row.version} ({row.decision})" if row.version else "-"
             reason = row.failure_reason or row.decision_reason or ""
             table.add_row(
-                row.run_id,
-                row.received_at.isoformat(timespec="seconds"),
+                row.received_at.strftime("%Y-%m-%d %H:%M:%S"),
                 row.trigger or "?",
                 f"v{row.spec_version}" if row.spec_version else "?",
                 row.status,
                 version,
+                row.run_id,
                 Text(reason),
             )
         out.print(table if rows else f"{name}: no training run has finished yet")
