@@ -182,6 +182,16 @@ async def test_invalid_records_are_rejected_with_every_reason(h: Harness) -> Non
     assert h.metric("continuum_ingest_records_total", pipeline="flights", outcome="rejected") == 2
 
 
+async def test_a_label_outside_the_target_classes_is_quarantined(h: Harness) -> None:
+    # A binary target of 2 used to be stored and then fail every training run.
+    await h.engine.handle(messages([good(late=2), good(late=-1), good()], start=20))
+    first, second = h.publisher.of_type(RecordRejected)
+    assert [(r.field, r.reason.split(":")[0]) for r in first.reasons] == [("late", "label")]
+    assert "classes 0 or 1" in first.reasons[0].reason and "got 2" in first.reasons[0].reason
+    assert first.source.offset == 20 and second.source.offset == 21
+    assert h.metric("continuum_ingest_rejections_total", pipeline="flights", reason="label") == 2
+
+
 async def test_only_rejections_commit_after_their_ack(h: Harness) -> None:
     h.publisher.fail_with = ConnectionError("kafka down")
     with pytest.raises(ConnectionError):

@@ -235,3 +235,40 @@ def test_problem_becomes_contract_reason() -> None:
     assert reason.field == "distance"
     assert reason.reason.startswith("range: ")
     assert "minimum" in reason.reason
+
+
+# -- label domain (the spec's target classes / bounds) -------------------------------
+@pytest.mark.parametrize("value", [2, -1, 7, 2.0])
+def test_binary_label_outside_the_default_classes_is_refused(value: Any) -> None:
+    result = check(good(late=value))
+    assert isinstance(result, list)
+    [problem] = result
+    assert (problem.field, problem.code) == ("late", "label")
+    reason = problem.to_reason().reason
+    assert reason.startswith("label: ") and "classes 0 or 1" in reason
+    assert f"got {int(value)}" in reason
+
+
+def test_binary_label_domain_comes_from_the_spec() -> None:
+    spec = make_spec(schema={**SPEC["schema"], "target": {"name": "late", "classes": [2, 7]}})
+    assert row(good(late=7), spec).values["late"] == 7
+    assert row(good(late=2.0), spec).values["late"] == 2
+    assert problems(good(late=1), spec) == [("late", "label")]
+    assert problems(good(late=True), spec) == [("late", "label")]  # true is 1, not a class
+    assert row(good(late=None), spec).labelled is False
+
+
+def test_regression_label_outside_its_bounds_is_refused() -> None:
+    spec = make_spec(
+        task="regression",
+        model={"estimator": "Ridge"},
+        promotion={"metric": "rmse"},
+        schema={**SPEC["schema"], "target": {"name": "late", "min": -60, "max": 600}},
+    )
+    assert row(good(late=-60), spec).values["late"] == -60.0
+    assert row(good(late=600.0), spec).values["late"] == 600.0
+    result = check(good(late=601), spec)
+    assert isinstance(result, list)
+    assert [(p.field, p.code) for p in result] == [("late", "label")]
+    assert "target maximum 600" in result[0].message
+    assert problems(good(late=-61), spec) == [("late", "label")]

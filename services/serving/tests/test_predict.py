@@ -100,6 +100,39 @@ async def test_422_names_each_record_field_and_reason() -> None:
         assert world.state.log.queue.qsize() == 0
 
 
+async def test_422_follows_the_record_contract_ingest_applies() -> None:
+    # One contract with ingest: a categorical feature must be a string. Serving used to
+    # turn numbers and booleans into strings; now they are refused, as ingest refuses them.
+    store = new_store()
+    async with running(registry_with_champion(store), store) as world:
+        records = [
+            make_record(carrier=7),
+            make_record(carrier=False),
+            make_record(flight_id=1.5),
+            make_record(time_hour=1357016400),
+            make_record(dep_delay=10**400),
+        ]
+        errors = _errors(await world.predict(records))
+        assert [(e["loc"][2], e["loc"][3], e["type"]) for e in errors] == [
+            (0, "carrier", "string_type"),
+            (1, "carrier", "string_type"),
+            (2, "flight_id", "string_type"),
+            (3, "time_hour", "datetime_type"),
+            (4, "dep_delay", "finite_number"),
+        ]
+        assert errors[0]["input"] == 7 and "valid string, not int" in errors[0]["msg"]
+
+
+async def test_the_target_is_ignored_and_the_event_time_may_be_left_out() -> None:
+    store = new_store()
+    async with running(registry_with_champion(store), store) as world:
+        without_time = {k: v for k, v in make_record().items() if k != "time_hour"}
+        # A label outside the target's classes would be quarantined by ingest; serving
+        # does not read the target at all.
+        response = await world.predict([without_time, make_record(late=7)])
+        assert response.status_code == 200, response.text
+
+
 async def test_422_for_null_in_a_non_nullable_field() -> None:
     store = new_store()
     async with running(registry_with_champion(store), store) as world:

@@ -20,8 +20,10 @@ def _is_missing(value: Any) -> bool:
 
 
 def _category(value: Any) -> Any:
-    # Categories are strings whatever JSON type they came in (1 and "1" are one category);
-    # missing stays NaN so SimpleImputer sees it.
+    # The record contract (continuum.contracts.record_check) lets only strings into
+    # training batches and serving requests, so str() is a no-op for them; it stays so a
+    # frame built from elsewhere still has one type per category. Missing stays NaN so
+    # SimpleImputer sees it.
     if _is_missing(value):
         return np.nan
     if isinstance(value, bool):
@@ -74,8 +76,9 @@ def _label_values(spec: PipelineSpec, values: Iterable[Any]) -> np.ndarray[Any, 
     items = list(values)
     if spec.task == "regression":
         return np.asarray([float(v) for v in items], dtype=float)
-    # Binary labels: integral numbers and booleans become ints (0/1), so a label read back
-    # from Parquet as 1.0 or True means the same class as 1; anything else is a string.
+    # Binary labels: integral numbers and booleans become ints, so a label read back from
+    # Parquet as 1.0 or True means the same class as 1 (ingest types them the same way and
+    # stores only the spec's target classes); anything else is a string.
     if all(isinstance(v, bool | int | float | np.number | np.bool_) for v in items) and all(
         float(v).is_integer() for v in items
     ):
