@@ -160,3 +160,29 @@ def test_hgb_search_with_categoricals() -> None:
     assert result.params["max_iter"] == 30
     model = result.pipeline.named_steps["model"]
     assert model.is_categorical_.tolist() == [False, True, True]
+
+
+class _ThreadCounter:
+    """A stand-in pipeline that records how many OpenMP threads a call may use."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray[Any, Any]:
+        from threadpoolctl import ThreadpoolController
+
+        [openmp] = ThreadpoolController().select(user_api="openmp").info()
+        self.threads.append(openmp["num_threads"])
+        return np.zeros(len(features))
+
+
+def test_serving_predicts_with_one_openmp_thread() -> None:
+    from threadpoolctl import threadpool_limits
+
+    spec = make_spec("HistGradientBoostingRegressor")
+    counter = _ThreadCounter()
+    model = LoadedModel(counter, spec, 1)  # type: ignore[arg-type]
+    # The test session runs single-threaded (conftest); serving processes do not.
+    with threadpool_limits(limits=2, user_api="openmp"):
+        model.predict(records_to_frame(spec, [{"hour": 1}]))
+    assert counter.threads == [1]

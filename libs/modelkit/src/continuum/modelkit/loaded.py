@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
+from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from continuum.contracts import ModelArtifacts, PipelineSpec
 from continuum.modelkit.frames import coerce_features
@@ -33,6 +35,12 @@ class Predictions:
     probabilities: list[dict[str, float]] | None = None
 
 
+@cache
+def _threadpools() -> Any:
+    # Built on first use: by then the model's compiled modules (and their OpenMP) are loaded.
+    return ThreadpoolController()
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """A fitted pipeline with the spec it was trained for and its registry version."""
@@ -42,8 +50,17 @@ class LoadedModel:
     version: int
 
     def predict(self, frame: pd.DataFrame) -> Predictions:
-        """Predict for a frame of feature columns (e.g. from ``records_to_frame``)."""
+        """Predict for a frame of feature columns (e.g. from ``records_to_frame``).
+
+        Runs with one OpenMP thread (in the calling thread only): HistGradientBoosting
+        otherwise starts a thread per core for every call, and on a busy two-core host a
+        one-row prediction took ~190 ms instead of ~7 ms.
+        """
         features = coerce_features(self.spec, frame)
+        with _threadpools().limit(limits=1, user_api="openmp"):
+            return self._predict(features)
+
+    def _predict(self, features: pd.DataFrame) -> Predictions:
         if self.spec.task == "regression" or not hasattr(self.pipeline, "predict_proba"):
             return Predictions(labels=_plain_list(self.pipeline.predict(features)))
         # One pass: the labels are the most probable classes (what predict() computes too),
