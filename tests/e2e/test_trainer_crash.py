@@ -47,7 +47,7 @@ model:
       learning_rate: {distribution: loguniform, low: 0.01, high: 0.3}
       max_leaf_nodes: {distribution: randint, low: 8, high: 64}
 training: {min_rows: 3000, holdout_fraction: 0.2}
-triggers: {cold_start: true, min_new_labelled_rows: 1000000, on_drift: false}
+triggers: {policy: rules, cold_start: true, min_new_labelled_rows: 1000000, on_drift: false}
 promotion: {metric: roc_auc, floor: 0.5}
 ingest: {flush_rows: 1000, flush_seconds: 1}
 """

@@ -55,7 +55,12 @@ def make_spec(**triggers: Any) -> PipelineSpec:
             },
             "model": {"estimator": "LogisticRegression", "params": {"max_iter": 200}},
             "training": training,
-            "triggers": {"min_new_labelled_rows": 300, "on_drift": True, "cold_start": False}
+            "triggers": {
+                "policy": "rules",
+                "min_new_labelled_rows": 300,
+                "on_drift": True,
+                "cold_start": False,
+            }
             | triggers,
             "promotion": {"metric": "roc_auc"},
         }

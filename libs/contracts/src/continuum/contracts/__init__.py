@@ -37,6 +37,7 @@ from continuum.contracts.events_monitoring import (
     DriftDetected,
     PipelineChanged,
     PredictionLogged,
+    QualityMeasured,
 )
 from continuum.contracts.kafka_codec import (
     AnyEvent,
@@ -94,6 +95,7 @@ __all__ = [
     "PipelineName",
     "PipelineSpec",
     "PredictionLogged",
+    "QualityMeasured",
     "RecordChecker",
     "RecordProblem",
     "RecordRejected",

@@ -10,8 +10,8 @@ from pydantic import Field, JsonValue
 from continuum.contracts.envelope import Contract, Event, Sha256
 from continuum.contracts.events_data import StoredObject
 
-Trigger = Literal["new_data", "drift", "manual", "schedule"]
-"""Why a training run started."""
+Trigger = Literal["new_data", "drift", "manual", "schedule", "quality"]
+"""Why a training run started (``quality``: the cost-aware policy saw a retrain pay)."""
 
 
 class DataVersion(Contract):

@@ -46,6 +46,27 @@ class DriftDetected(Event):
     prediction_drift: ColumnDrift | None = None
 
 
+class QualityMeasured(Event):
+    """The champion's live quality on one window of labelled predictions.
+
+    The monitor emits one per ``monitoring.window_rows`` predictions of the champion whose
+    delayed labels arrived; the trainer's cost-aware policy decides on these. ``drift_share``
+    is the champion's latest drift window, an early signal rather than a trigger.
+    """
+
+    event_type: Literal["continuum.quality.measured"] = "continuum.quality.measured"
+    model_version: int = Field(ge=1)
+    window_start: UtcDatetime
+    window_end: UtcDatetime
+    rows: int = Field(ge=1, description="Labelled predictions in the window.")
+    metric: str = Field(description="The promotion metric's name.")
+    value: float = Field(allow_inf_nan=False, description="The promotion metric on the window.")
+    std_error: float = Field(ge=0, allow_inf_nan=False, description="Its standard error.")
+    metrics: dict[str, float] = Field(default_factory=dict, description="Every live metric.")
+    drift_share: float | None = Field(default=None, ge=0, le=1)
+    drifted: bool = Field(default=False, description="The latest drift window crossed its bar.")
+
+
 class PipelineChanged(Event):
     """The registry stored a new version of a pipeline spec (or retired the pipeline)."""
 

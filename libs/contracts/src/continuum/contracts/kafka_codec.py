@@ -20,7 +20,12 @@ from continuum.contracts.events_models import (
     ModelTrained,
     TrainingRequested,
 )
-from continuum.contracts.events_monitoring import DriftDetected, PipelineChanged, PredictionLogged
+from continuum.contracts.events_monitoring import (
+    DriftDetected,
+    PipelineChanged,
+    PredictionLogged,
+    QualityMeasured,
+)
 from continuum.contracts.topics import topic_for
 
 CLOUDEVENTS_SPEC_VERSION: Final = "1.0"
@@ -36,6 +41,7 @@ AnyEvent = Annotated[
     | ModelPromoted
     | PredictionLogged
     | DriftDetected
+    | QualityMeasured
     | PipelineChanged,
     Field(discriminator="event_type"),
 ]

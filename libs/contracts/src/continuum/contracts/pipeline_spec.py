@@ -264,16 +264,58 @@ class TrainingPolicy(SpecModel):
         return self
 
 
-class RetrainTriggers(SpecModel):
-    """When the trainer starts a run by itself (a manual request always works)."""
+RetrainPolicy = Literal["cost_aware", "rules"]
 
+
+class RetrainTriggers(SpecModel):
+    """When the trainer starts a run by itself (a manual request always works).
+
+    ``policy: cost_aware`` (the default) retrains when the champion's live metric, on
+    windows of labelled predictions, shows that a retrain is worth ``retrain_cost``; input
+    drift only makes it listen harder. ``policy: rules`` is the older rule set: every
+    ``min_new_labelled_rows`` new labelled rows and on every drift event (once the drifted
+    window's labels arrived, or after ``label_wait_seconds``). Both honour ``cold_start``
+    and ``schedule_seconds``.
+    """
+
+    policy: RetrainPolicy = "cost_aware"
+    retrain_cost: float = Field(
+        default=0.1,
+        gt=0,
+        description=(
+            "cost_aware: what one training run is worth in the promotion metric's units,"
+            " summed over monitoring windows (0.1 = one window 0.1 worse, or ten windows"
+            " 0.01 worse)."
+        ),
+    )
     min_new_labelled_rows: int | None = Field(default=1000, ge=1)
     cold_start: bool = Field(
         default=True,
         description="Train the first model as soon as training.min_rows labelled rows exist.",
     )
     on_drift: bool = True
+    label_wait_seconds: float = Field(
+        default=600,
+        ge=0,
+        description="rules: how long a drift trigger waits for the drifted window's labels.",
+    )
     schedule_seconds: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _fields_fit_policy(self) -> Self:
+        # A field of the other policy set to a non-default value is a misunderstanding worth
+        # refusing; defaults pass, so a dumped spec validates again.
+        fields = type(self).model_fields
+        if self.policy == "cost_aware":
+            names: tuple[str, ...] = ("min_new_labelled_rows", "on_drift", "label_wait_seconds")
+            why = "only apply to policy: rules (cost_aware decides from the live metric)"
+        else:
+            names = ("retrain_cost",)
+            why = "only applies to policy: cost_aware"
+        misplaced = [n for n in names if getattr(self, n) != fields[n].default]
+        if misplaced:
+            raise ValueError(f"{', '.join(misplaced)} {why}")
+        return self
 
 
 class PromotionPolicy(SpecModel):

@@ -15,7 +15,12 @@ from continuum.contracts.events_models import (
     ModelTrained,
     TrainingRequested,
 )
-from continuum.contracts.events_monitoring import DriftDetected, PipelineChanged, PredictionLogged
+from continuum.contracts.events_monitoring import (
+    DriftDetected,
+    PipelineChanged,
+    PredictionLogged,
+    QualityMeasured,
+)
 
 DATA_BATCHES: Final = "continuum.data.batches"
 RECORDS_REJECTED: Final = "continuum.records.rejected"
@@ -27,6 +32,7 @@ PIPELINES_CHANGED: Final = "continuum.pipelines.changed"
 PREDICTIONS: Final = "continuum.predictions"
 FEEDBACK: Final = "continuum.feedback"
 DRIFT_DETECTED: Final = "continuum.drift.detected"
+QUALITY_MEASURED: Final = "continuum.quality.measured"
 
 DLQ_SUFFIX: Final = ".dlq"
 
@@ -41,6 +47,7 @@ TOPIC_BY_EVENT: Final[dict[type[Event], str]] = {
     PredictionLogged: PREDICTIONS,
     Feedback: FEEDBACK,
     DriftDetected: DRIFT_DETECTED,
+    QualityMeasured: QUALITY_MEASURED,
 }
 
 ALL_TOPICS: Final[tuple[str, ...]] = tuple(TOPIC_BY_EVENT.values())

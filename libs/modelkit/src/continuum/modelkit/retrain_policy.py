@@ -1,0 +1,260 @@
+"""When does retraining pay for itself? A cost-aware decision from the champion's live quality.
+
+Input drift is not the same as the model getting worse, and the model getting worse on a
+window is not the same as a retrain helping (some windows are simply harder). The policy
+therefore decides on what retraining is for, the metric users care about, measured live
+once delayed labels arrive, in the spirit of CARA (Mahadevan & Mathioudakis, 2023) and
+UPF (Regol et al., 2025), with three choices of its own:
+
+* **The loss is measured against what a fresh model achieves, not against a constant.**
+  Every run tells the policy two things for free: how well a fresh model does on the
+  newest data (the candidate on its holdout) and how well the serving model does on that
+  same data (the champion on the same holdout). The first live windows of a new champion
+  calibrate the holdout to live traffic.
+* **Noise is not loss.** A window's metric has a standard error (Hanley & McNeil for AUC,
+  the standard error of the mean for MAE); only the loss beyond ``noise_z`` standard
+  errors accumulates, CUSUM-style, so a stationary stream does not retrain on noise.
+  Input drift on the window (the monitor's drift share) halves that allowance: drift is
+  an early signal that a loss is real, never a trigger on its own.
+* **Ski rental.** The accumulated excess loss since the champion was deployed is what not
+  retraining has cost so far; once it reaches ``retrain_cost`` (in metric units summed
+  over windows), retrain. Paying at most twice the optimum is the classic guarantee of
+  this rule when future losses are unknown; a retrain the gate rejects (no better than
+  the champion) resets the account and lowers the reference, so the policy learns that
+  the loss was not recoverable.
+
+Growth of the data is a gain too: a champion trained on less than half the training
+window is retrained once the window can be filled, whatever the live metric says.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["CostAwarePolicy", "Decision", "PolicyState", "WindowQuality"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WindowQuality(_Frozen):
+    """The champion's live quality on one window of labelled predictions."""
+
+    model_version: int
+    value: float = Field(description="The promotion metric on the window.")
+    std_error: float = Field(ge=0, description="Standard error of ``value``.")
+    rows: int = Field(ge=0)
+    drift_share: float | None = Field(default=None, ge=0, le=1)
+    drifted: bool = False
+
+
+class PolicyState(_Frozen):
+    """What the policy remembers about a pipeline's champion (persisted by the trainer)."""
+
+    champion_version: int | None = None
+    champion_rows: int = 0
+    reference: float | None = Field(
+        default=None, description="The level a fresh model is known to reach (lower bound)."
+    )
+    accumulated_loss: float = 0.0
+    windows: int = 0
+    recent: tuple[float, ...] = Field(
+        default=(), description="The metric on the latest windows (any champion), newest last."
+    )
+    gain_sum: float = Field(default=0.0, description="Discounted sum of gains runs measured.")
+    age_sum: float = Field(default=0.0, description="Discounted sum of the champions' ages.")
+
+
+class Decision(_Frozen):
+    """Whether to retrain now, and why (said in logs, metrics and the run's trigger)."""
+
+    retrain: bool
+    reason: str
+    accumulated_loss: float
+    excess_loss: float
+
+
+class CostAwarePolicy:
+    """The decision rule; pure and deterministic (state in, state and decision out)."""
+
+    def __init__(
+        self,
+        *,
+        higher_is_better: bool,
+        retrain_cost: float,
+        window_rows: int | None,
+        noise_z: float = 1.0,
+        spread_windows: int = 10,
+        forget: float = 0.7,
+        use_spread: bool = True,
+        use_staleness: bool = True,
+    ) -> None:
+        self.sign = 1.0 if higher_is_better else -1.0
+        self.retrain_cost = retrain_cost
+        self.window_rows = window_rows
+        self.noise_z = noise_z
+        self.spread_windows = spread_windows
+        self.forget = forget
+        self.use_spread = use_spread
+        self.use_staleness = use_staleness
+
+    def on_trained(
+        self,
+        state: PolicyState,
+        *,
+        candidate_score: float | None,
+        candidate_std_error: float = 0.0,
+        champion_score: float | None,
+        promoted: bool,
+        version: int | None,
+        rows_train: int,
+        growth: bool = False,
+    ) -> PolicyState:
+        """A run finished: the account starts over, the reference learns from the run.
+
+        Promoted: a fresh model reaches at least its holdout score less ``noise_z``
+        standard errors; the reference never drops on a promotion, because a candidate
+        trained just after a change (its window still mostly old data) scores low for a
+        reason a later retrain removes. Rejected: the champion scored as well as a fresh
+        model on the newest data, so that score is what it should be held to.
+        """
+        gain_sum, age_sum = state.gain_sum, state.age_sum
+        if champion_score is not None and candidate_score is not None and not growth:
+            # The run measured, on the newest data, what retraining after ``windows``
+            # windows was worth: a paired comparison, so hard windows do not count.
+            gain = max(0.0, self.sign * (candidate_score - champion_score)) if promoted else 0.0
+            gain_sum = self.forget * gain_sum + gain
+            age_sum = self.forget * age_sum + max(state.windows, 1)
+        bound = None
+        if candidate_score is not None and math.isfinite(candidate_score):
+            bound = candidate_score - self.sign * self.noise_z * candidate_std_error
+        if promoted:
+            reference = bound
+            if state.reference is not None and bound is not None:
+                reference = max(bound * self.sign, state.reference * self.sign) * self.sign
+            return PolicyState(
+                champion_version=version,
+                champion_rows=rows_train,
+                reference=reference if reference is not None else state.reference,
+                recent=state.recent,
+                gain_sum=gain_sum,
+                age_sum=age_sum,
+            )
+        reference = state.reference
+        if champion_score is not None and math.isfinite(champion_score):
+            reference = champion_score - self.sign * self.noise_z * candidate_std_error
+        return state.model_copy(
+            update={
+                "reference": reference,
+                "accumulated_loss": 0.0,
+                "windows": 0,
+                "gain_sum": gain_sum,
+                "age_sum": age_sum,
+            }
+        )
+
+    def on_window(
+        self, state: PolicyState, window: WindowQuality, *, available_rows: int
+    ) -> tuple[PolicyState, Decision]:
+        """One more labelled window of the champion: account its loss; retrain or not."""
+        if state.champion_version is not None and window.model_version != state.champion_version:
+            return state, Decision(
+                retrain=False,
+                reason=f"window of v{window.model_version}, champion is v{state.champion_version}",
+                accumulated_loss=state.accumulated_loss,
+                excess_loss=0.0,
+            )
+        if not math.isfinite(window.value):
+            return state, Decision(
+                retrain=False,
+                reason="metric undefined on this window",
+                accumulated_loss=state.accumulated_loss,
+                excess_loss=0.0,
+            )
+        if state.reference is None:
+            state = state.model_copy(update={"reference": window.value})
+        assert state.reference is not None
+        recent = (*state.recent, window.value)[-self.spread_windows :]
+        shortfall = self.sign * (state.reference - window.value)
+        spread = _spread(state.recent) if self.use_spread else 0.0
+        allowance = self.noise_z * max(window.std_error, spread)
+        if window.drifted:
+            allowance /= 2
+        excess = shortfall - allowance
+        accumulated = max(0.0, state.accumulated_loss + excess)
+        state = state.model_copy(
+            update={
+                "accumulated_loss": accumulated,
+                "windows": state.windows + 1,
+                "recent": recent,
+            }
+        )
+        decision = self._decide(state, excess, available_rows)
+        return state, decision
+
+    def _can_grow(self, state: PolicyState, available_rows: int) -> bool:
+        """A champion trained on under half a window, and a full window exists now."""
+        if not self.window_rows or not state.champion_rows:
+            return False
+        return state.champion_rows < self.window_rows / 2 and available_rows >= self.window_rows
+
+    def _decide(self, state: PolicyState, excess: float, available_rows: int) -> Decision:
+        if self._can_grow(state, available_rows):
+            return Decision(
+                retrain=True,
+                reason=(
+                    f"growth: the champion trained on {state.champion_rows} rows; "
+                    f"a full window of {self.window_rows} is available"
+                ),
+                accumulated_loss=state.accumulated_loss,
+                excess_loss=excess,
+            )
+        rate = state.gain_sum / state.age_sum if state.age_sum else 0.0
+        staleness = rate * state.windows * (state.windows + 1) / 2
+        if self.use_staleness and staleness >= self.retrain_cost:
+            return Decision(
+                retrain=True,
+                reason=(
+                    f"staleness: past runs gained {rate:.4f} per window of age; "
+                    f"{state.windows} window(s) cost {staleness:.4f} >= {self.retrain_cost}"
+                ),
+                accumulated_loss=state.accumulated_loss,
+                excess_loss=excess,
+            )
+        if state.accumulated_loss >= self.retrain_cost:
+            return Decision(
+                retrain=True,
+                reason=(
+                    f"accumulated loss {state.accumulated_loss:.4f} over {state.windows} "
+                    f"window(s) reached the retrain cost {self.retrain_cost}"
+                ),
+                accumulated_loss=state.accumulated_loss,
+                excess_loss=excess,
+            )
+        return Decision(
+            retrain=False,
+            reason=(
+                f"accumulated loss {state.accumulated_loss:.4f} below the retrain cost "
+                f"{self.retrain_cost}"
+            ),
+            accumulated_loss=state.accumulated_loss,
+            excess_loss=excess,
+        )
+
+
+def _spread(values: tuple[float, ...]) -> float:
+    """How much the metric moves between windows by itself (scaled MAD; 0 below 4 windows).
+
+    Windows differ in difficulty (a stormy week, a holiday), not only by sampling noise:
+    the median absolute deviation of recent windows measures that, and a single sharp
+    drop barely moves it.
+    """
+    if len(values) < 4:
+        return 0.0
+    ordered = sorted(values)
+    median = ordered[len(ordered) // 2]
+    deviations = sorted(abs(v - median) for v in values)
+    return 1.4826 * deviations[len(deviations) // 2]
