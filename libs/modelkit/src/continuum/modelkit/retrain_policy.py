@@ -2,29 +2,34 @@
 
 Input drift is not the same as the model getting worse, and the model getting worse on a
 window is not the same as a retrain helping (some windows are simply harder). The policy
-therefore decides on what retraining is for, the metric users care about, measured live
-once delayed labels arrive, in the spirit of CARA (Mahadevan & Mathioudakis, 2023) and
-UPF (Regol et al., 2025), with three choices of its own:
+decides on what retraining is for, the promotion metric measured live once delayed labels
+arrive, in the spirit of CARA (Mahadevan & Mathioudakis, 2023) and UPF (Regol et al.,
+ICML 2025). Retraining is decided as a cost: ``retrain_cost`` is one run's price in metric
+units summed over monitoring windows. Two estimates of what not retraining costs, either
+of which may buy a run:
 
-* **The loss is measured against what a fresh model achieves, not against a constant.**
-  Every run tells the policy two things for free: how well a fresh model does on the
-  newest data (the candidate on its holdout) and how well the serving model does on that
-  same data (the champion on the same holdout). The first live windows of a new champion
-  calibrate the holdout to live traffic.
-* **Noise is not loss.** A window's metric has a standard error (Hanley & McNeil for AUC,
-  the standard error of the mean for MAE); only the loss beyond ``noise_z`` standard
-  errors accumulates, CUSUM-style, so a stationary stream does not retrain on noise.
-  Input drift on the window (the monitor's drift share) halves that allowance: drift is
-  an early signal that a loss is real, never a trigger on its own.
-* **Ski rental.** The accumulated excess loss since the champion was deployed is what not
-  retraining has cost so far; once it reaches ``retrain_cost`` (in metric units summed
-  over windows), retrain. Paying at most twice the optimum is the classic guarantee of
-  this rule when future losses are unknown; a retrain the gate rejects (no better than
-  the champion) resets the account and lowers the reference, so the policy learns that
-  the loss was not recoverable.
+* **Acute loss (CUSUM).** Each window's shortfall below the reference (the level a fresh
+  model is known to reach: the last promoted candidate's holdout score less ``noise_z``
+  standard errors) accumulates, less an allowance for noise: ``noise_z`` times the larger
+  of the window's standard error (Hanley & McNeil for AUC) and the metric's own spread
+  between recent windows (scaled MAD: stormy weeks are hard for every model, a retrain
+  does not fix them). Input drift on the window (the monitor's drift flag) halves the
+  allowance: drift is an early signal that a loss is real, never a trigger on its own.
+* **Staleness (learned from the runs).** Every run measures, on the newest data, how much
+  better a fresh model is than the champion (a paired comparison, so hard windows cancel
+  out). Divided by the champion's age in windows, that is a rate of decay; the loss of
+  keeping a champion ``k`` windows is ``rate * k(k+1)/2``, and once that reaches the cost,
+  retrain (a period of about ``sqrt(2 * cost / rate)``: slow streams retrain rarely).
+  Older runs are forgotten geometrically (``forget``), so the rate follows the seasons.
 
-Growth of the data is a gain too: a champion trained on less than half the training
-window is retrained once the window can be filled, whatever the live metric says.
+Each is a ski-rental rule: pay for the run once what renting (serving a stale model) has
+cost reaches the price of buying. A run the gate rejects teaches the policy that the loss
+was not recoverable: the reference drops to the champion's score on the newest data and
+the measured gain is zero. Growth of the data is a gain too: a champion trained on less
+than half the training window is retrained once the window can be filled.
+
+``bench/quality`` measures the rule against train-once and periodic retraining on real and
+synthetic streams; the defaults here are the ones it supports.
 """
 
 from __future__ import annotations
@@ -86,9 +91,9 @@ class CostAwarePolicy:
         higher_is_better: bool,
         retrain_cost: float,
         window_rows: int | None,
-        noise_z: float = 1.0,
+        noise_z: float = 0.75,
         spread_windows: int = 10,
-        forget: float = 0.7,
+        forget: float = 0.5,
         use_spread: bool = True,
         use_staleness: bool = True,
     ) -> None:
