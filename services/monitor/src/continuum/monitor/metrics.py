@@ -94,6 +94,25 @@ class MonitorMetrics:
             ["pipeline", "model_version"],
             registry=registry,
         )
+        self.live_metric = Gauge(
+            "continuum_monitor_live_metric",
+            "The champion's metrics on its last full window of labelled predictions.",
+            ["pipeline", "model_version", "metric"],
+            registry=registry,
+        )
+        self.live_metric_std_error = Gauge(
+            "continuum_monitor_live_metric_std_error",
+            "Standard error of the champion's promotion metric on its last full window.",
+            ["pipeline", "model_version", "metric"],
+            registry=registry,
+        )
+        self.quality_windows = Counter(
+            "continuum_monitor_quality_windows_total",
+            "Full windows of the champion's labelled predictions, by outcome"
+            " (measured: QualityMeasured published; undefined: the metric could not be computed).",
+            ["pipeline", "outcome"],
+            registry=registry,
+        )
         self.duplicates = Counter(
             "continuum_monitor_duplicate_events_total",
             "Events skipped because their event_id was already handled.",

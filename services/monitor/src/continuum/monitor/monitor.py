@@ -8,6 +8,7 @@ only once its effect is applied, so a redelivered event is skipped, not applied 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -19,6 +20,7 @@ from continuum.contracts import (
     ModelPromoted,
     PipelineChanged,
     PredictionLogged,
+    QualityMeasured,
     utc_now,
 )
 from continuum.kafka import TransientError
@@ -26,6 +28,7 @@ from continuum.monitor.cooldown import CooldownStore, LastFired
 from continuum.monitor.directory import PipelineDirectory
 from continuum.monitor.drift import DriftDetector
 from continuum.monitor.evaluation import drift_event, evaluate_window, export_report
+from continuum.monitor.live_quality import Measurement, measure
 from continuum.monitor.metrics import MonitorMetrics
 from continuum.monitor.pipelines import PipelineState
 from continuum.monitor.quality import LoggedPrediction, PredictionJoin
@@ -74,6 +77,7 @@ class Monitor:
         self.seen = SeenEvents(seen_capacity)
         self.join = PredictionJoin(join_capacity)
         self.quality = QualityTracker(metrics, quality_window_rows)
+        self._live_exported: dict[str, tuple[int, tuple[str, ...]]] = {}
         self.ready = asyncio.Event()
 
     @property
@@ -107,7 +111,12 @@ class Monitor:
             event.pipeline,
             event.request_id,
             event.entity_id,
-            LoggedPrediction(event.model_version, event.prediction, event.probabilities),
+            LoggedPrediction(
+                event.model_version,
+                event.prediction,
+                event.probabilities,
+                at=event.event_time or event.occurred_at,
+            ),
         )
         if state is None:
             self.metrics.predictions.labels(event.pipeline, "ignored_unknown_pipeline").inc()
@@ -154,6 +163,11 @@ class Monitor:
             result.seconds,
         )
         threshold = state.policy.drift_share_threshold
+        state.latest_drift = (
+            window.model_version,
+            report.drift_share,
+            report.drift_share >= threshold,
+        )
         if report.drift_share < threshold:
             return
         if state.champion is not champion:
@@ -208,18 +222,99 @@ class Monitor:
 
     # -- feedback --------------------------------------------------------------------
     async def on_feedback(self, event: Feedback) -> None:
-        """Join a label to its logged prediction and update that version's quality."""
+        """Join a label to its logged prediction and update that version's quality.
+
+        The champion's labelled predictions also fill its tumbling live window; a full one
+        is published as ``QualityMeasured``. The feedback is marked handled before that
+        publish, so when Kafka refuses it the redelivered feedback only retries the publish.
+        """
         await self.ready.wait()
+        known = self.pipelines.get(event.pipeline)
+        if known is not None:
+            await self._flush_quality(known)  # raises to be redelivered
         if not self._first_time(event, "feedback"):
             return
         logged = self.join.pop(event.pipeline, event.request_id, event.entity_id)
         state = await self.directory.get(event.pipeline) if logged is not None else None
+        full = []
         if logged is None or state is None:
             self.metrics.feedback.labels(event.pipeline, "unmatched").inc()
         else:
             self.quality.add(event.pipeline, state.spec.task, logged, event.label)
             self.metrics.feedback.labels(event.pipeline, "joined").inc()
+            live = state.live
+            if live is not None and logged.model_version == live.model_version:
+                full = live.add(logged, event.label)
         self.seen.add(event.event_id)
+        if state is not None and full:
+            self._measure(state, full)
+            await self._flush_quality(state)
+
+    def _measure(self, state: PipelineState, full: list[tuple[LoggedPrediction, Any]]) -> None:
+        champion = state.champion
+        assert champion is not None
+        version = full[0][0].model_version
+        metric = state.spec.promotion.metric
+        measured = measure(state.spec.task, metric, full)
+        if measured is None:
+            logger.info("%s v%d: %s undefined on a live window", state.name, version, metric)
+            self.metrics.quality_windows.labels(state.name, "undefined").inc()
+            return
+        self._export_live(state.name, version, measured)
+        drift = (
+            state.latest_drift if state.latest_drift and state.latest_drift[0] == version else None
+        )
+        state.pending_quality.append(
+            QualityMeasured(
+                pipeline=state.name,
+                correlation_id=champion.correlation_id,
+                model_version=version,
+                window_start=measured.window_start,
+                window_end=measured.window_end,
+                rows=measured.rows,
+                metric=measured.metric,
+                value=measured.value,
+                std_error=measured.std_error,
+                metrics=measured.metrics,
+                drift_share=drift[1] if drift else None,
+                drifted=drift[2] if drift else False,
+            )
+        )
+
+    def _export_live(self, pipeline: str, version: int, measured: Measurement) -> None:
+        previous = self._live_exported.get(pipeline)
+        if previous is not None and previous != (version, tuple(measured.metrics)):
+            old_version, names = previous
+            for name in names:
+                with contextlib.suppress(KeyError):
+                    self.metrics.live_metric.remove(pipeline, str(old_version), name)
+                with contextlib.suppress(KeyError):
+                    self.metrics.live_metric_std_error.remove(pipeline, str(old_version), name)
+        self._live_exported[pipeline] = (version, tuple(measured.metrics))
+        for name, value in measured.metrics.items():
+            self.metrics.live_metric.labels(pipeline, str(version), name).set(value)
+        self.metrics.live_metric_std_error.labels(pipeline, str(version), measured.metric).set(
+            measured.std_error
+        )
+
+    async def _flush_quality(self, state: PipelineState) -> None:
+        while state.pending_quality:
+            event = state.pending_quality[0]
+            try:
+                await self.publish(event)
+            except Exception as exc:
+                raise TransientError(f"could not publish QualityMeasured: {exc}") from exc
+            state.pending_quality.pop(0)
+            self.metrics.quality_windows.labels(state.name, "measured").inc()
+            logger.info(
+                "%s v%d: live %s %.4f ± %.4f on %d rows",
+                state.name,
+                event.model_version,
+                event.metric,
+                event.value,
+                event.std_error,
+                event.rows,
+            )
 
     # -- health ----------------------------------------------------------------------
     async def health(self) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from uuid import UUID
 
 import pandas as pd
 
-from continuum.contracts import DriftDetected, PipelineSpec, StoredObject
+from continuum.contracts import DriftDetected, PipelineSpec, QualityMeasured, StoredObject
 from continuum.contracts.pipeline_spec import MonitoringPolicy
 from continuum.monitor.frames import FeatureLayout
+from continuum.monitor.live_quality import LiveWindow
 from continuum.monitor.windows import PredictionWindow
 
 
@@ -39,6 +40,12 @@ class PipelineState:
     window: PredictionWindow | None = None
     pending_drift: DriftDetected | None = None
     """A drift event decided on but not yet accepted by Kafka (retried before anything else)."""
+    live: LiveWindow | None = None
+    """The champion's tumbling window of labelled predictions."""
+    pending_quality: list[QualityMeasured] = field(default_factory=list)
+    """Quality measurements not yet accepted by Kafka (retried before the next feedback)."""
+    latest_drift: tuple[int, float, bool] | None = None
+    """The last drift report: (model version, drift share, crossed the threshold)."""
     layout: FeatureLayout = field(init=False)
 
     def __post_init__(self) -> None:
@@ -57,9 +64,12 @@ class PipelineState:
         elif self.window is not None:
             # A smaller window fills (and is evaluated) on the next prediction.
             self.window.size = spec.monitoring.window_rows
+        if self.live is not None:
+            self.live.size = spec.monitoring.window_rows
         self.spec, self.spec_version, self.layout = spec, spec_version, layout
 
     def use_champion(self, champion: Champion) -> None:
         """Watch a new champion: its predictions start a fresh window."""
         self.champion = champion
         self.window = PredictionWindow(champion.version, self.policy.window_rows)
+        self.live = LiveWindow(champion.version, self.policy.window_rows)

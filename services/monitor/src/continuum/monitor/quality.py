@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,8 @@ class LoggedPrediction:
     model_version: int
     prediction: Any
     probabilities: dict[str, float] | None
+    at: datetime | None = None
+    """The prediction's event time (or when it was logged)."""
 
 
 class PredictionJoin:
