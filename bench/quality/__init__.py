@@ -1,0 +1,1 @@
+"""Prequential quality benchmark: when to retrain, measured on drifting streams."""
