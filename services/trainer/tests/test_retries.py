@@ -140,6 +140,7 @@ async def test_a_failed_first_run_is_retried_then_a_fixed_spec_trains_at_once(
         assert (last.status, last.spec_version) == ("succeeded", version), last.failure_reason
         assert last.artifacts is not None and last.correlation_id == batch.correlation_id
         health = await _pipeline_health(t)
+        assert health.pop("last_run")["outcome"] == "succeeded"
         assert health == {
             "last_run_failed": False,
             "last_failure_reason": None,

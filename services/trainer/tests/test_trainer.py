@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 from faststream.kafka import TestApp, TestKafkaBroker
-from trainer_testkit import PIPELINE, Gate, Harness, card_of, make_rows, make_spec
+from trainer_testkit import PIPELINE, START, Gate, Harness, card_of, make_rows, make_spec
 
 from continuum.contracts import (
     DataVersion,
     DriftDetected,
     PipelineChanged,
     TrainingRequested,
-    utc_now,
 )
 from continuum.kafka import publish_event
 from continuum.modelkit import PREDICTION_COLUMN, load_champion, read_reference_sample
@@ -22,13 +22,13 @@ from continuum.storage import get_verified
 SRC = "test"
 
 
-def _drift(model_version: int = 1) -> DriftDetected:
-    now = utc_now()
+def _drift(model_version: int = 1, window_end: datetime = START) -> DriftDetected:
+    """A drift whose window ends at ``window_end`` (default: covered by any labelled batch)."""
     return DriftDetected(
         pipeline=PIPELINE,
         model_version=model_version,
-        window_start=now,
-        window_end=now,
+        window_start=window_end - timedelta(hours=1),
+        window_end=window_end,
         window_rows=100,
         drift_share=0.5,
         threshold=0.3,

@@ -55,12 +55,16 @@ def make_spec(**triggers: Any) -> PipelineSpec:
             },
             "model": {"estimator": "LogisticRegression", "params": {"max_iter": 200}},
             "training": training,
-            "triggers": {
-                "policy": "rules",
-                "min_new_labelled_rows": 300,
-                "on_drift": True,
-                "cold_start": False,
-            }
+            "triggers": (
+                {"cold_start": False}
+                if triggers.get("policy") == "cost_aware"
+                else {
+                    "policy": "rules",
+                    "min_new_labelled_rows": 300,
+                    "on_drift": True,
+                    "cold_start": False,
+                }
+            )
             | triggers,
             "promotion": {"metric": "roc_auc"},
         }

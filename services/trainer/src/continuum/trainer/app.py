@@ -15,7 +15,9 @@ from prometheus_client import CollectorRegistry
 from continuum.contracts import (
     DataBatchReady,
     DriftDetected,
+    ModelRegistered,
     PipelineChanged,
+    QualityMeasured,
     TrainingRequested,
     topics,
 )
@@ -84,6 +86,14 @@ def build_trainer(
     @subscribe(topics.TRAINING_REQUESTS)
     async def on_request(event: TrainingRequested) -> None:
         await service.on_request(event)
+
+    @subscribe(topics.QUALITY_MEASURED)
+    async def on_quality(event: QualityMeasured) -> None:
+        await service.on_quality(event)
+
+    @subscribe(topics.MODELS_REGISTERED)
+    async def on_registered(event: ModelRegistered) -> None:
+        await service.on_registered(event)
 
     @subscribe(topics.PIPELINES_CHANGED)
     async def on_pipeline_changed(event: PipelineChanged) -> None:

@@ -47,6 +47,25 @@ class TrainerMetrics:
             registry=registry,
         )
 
+        self.runs_skipped = Counter(
+            "continuum_trainer_runs_skipped_total",
+            "Automatic runs skipped before training (same_data: the last successful run's).",
+            ["pipeline", "reason"],
+            registry=registry,
+        )
+        self.policy_decisions = Counter(
+            "continuum_trainer_policy_decisions_total",
+            "Cost-aware policy decisions on QualityMeasured windows (retrain or wait).",
+            ["pipeline", "decision"],
+            registry=registry,
+        )
+        self.policy_accumulated_loss = Gauge(
+            "continuum_trainer_policy_accumulated_loss",
+            "The cost-aware policy's accumulated excess loss since the champion's deployment.",
+            ["pipeline"],
+            registry=registry,
+        )
+
     def touch(self, pipeline: str) -> None:
         """Create the pipeline's training counters at zero, so the first failure shows up
         in ``increase()`` (a series that appears at 1 has no increase to report)."""

@@ -33,7 +33,8 @@ class BatchRef:
 
 RunStatus = Literal["queued", "running", "done"]
 """``queued`` while collecting triggers, ``running`` once its job is frozen, ``done`` once
-its ``ModelTrained`` is published."""
+its ``ModelTrained`` is published, or it was skipped (outcome ``skipped``: same data as the
+last successful run)."""
 
 
 @dataclass(frozen=True)

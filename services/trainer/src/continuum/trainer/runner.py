@@ -19,7 +19,7 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
-from continuum.contracts import ModelTrained, utc_now
+from continuum.contracts import DataVersion, ModelTrained, utc_now
 from continuum.kafka import publish_event, retrying
 from continuum.registry_client import RegistryClient
 from continuum.trainer import retries
@@ -138,6 +138,8 @@ class Runner:
                     reason = f"LookupError: pipeline {pipeline} has no spec in the registry"
                     await self._finish(queued, self._failed(queued, reason, 1), 0.0)
                     continue
+                if self._skip_same_data(queued, job):
+                    continue
                 with self.state.transaction() as tx:
                     tx.start_run(queued.run_id, job)
                 run = self.state.run(queued.run_id)
@@ -205,6 +207,30 @@ class Runner:
             threads=self.settings.worker_threads,
         )
 
+    def _skip_same_data(self, run: Run, job: TrainingJob) -> bool:
+        """Never train twice on the same data: an automatic run (no manual trigger) whose
+        batches are the last successful run's is finished as ``skipped``, publishing nothing."""
+        if any(t.kind == "manual" for t in run.triggers):
+            return False
+        data = DataVersion.of([b.batch_id for b in job.batches])
+        with self.state.transaction() as tx:
+            last = tx.policy.last_success(run.pipeline)
+            if last is None or last[1].hash != data.hash:
+                return False
+            tx.start_run(run.run_id, job)
+            tx.finish_run(run.run_id, "skipped")
+        self.metrics.runs_skipped.labels(run.pipeline, "same_data").inc()
+        self.metrics.pending_triggers.labels(run.pipeline).set(0)
+        kinds = ",".join(t.kind for t in run.triggers)
+        logger.info(
+            "run %s for %s (%s) skipped: same data as run %s",
+            run.run_id,
+            run.pipeline,
+            kinds,
+            last[0],
+        )
+        return True
+
     async def _execute(self, run: Run) -> None:
         job = run.job
         if job is None:  # see Run: written by a trainer this one cannot read
@@ -240,6 +266,8 @@ class Runner:
         )
         with self.state.transaction() as tx:
             tx.finish_run(run.run_id, event.status)
+            if event.status == "succeeded":
+                tx.policy.note_result(event)  # for the policy, when the gate's decision arrives
             reason = (event.failure_reason or "failed") if event.status == "failed" else None
             failure = retries.note_outcome(tx, run, reason, self.retry_policy, utc_now())
         self.current.pop(pipeline, None)

@@ -2,16 +2,23 @@
 
 Each handler changes state in one transaction and returns only after it committed, so
 the broker commits the offset only once the effect is on disk; processed event ids make
-a redelivery a no-op. Trigger policy (from the spec):
+a redelivery a no-op. Trigger policy (``triggers.policy`` in the spec):
 
-- ``new_data``: labelled rows since the last run started >= ``triggers.min_new_labelled_rows``;
-  a pipeline that has never trained (cold start) trains once it has ``training.min_rows``;
-- ``drift``: a ``DriftDetected`` when ``triggers.on_drift``;
-- ``schedule``: every ``triggers.schedule_seconds`` after the last run started, if labelled
-  rows arrived since (retraining on identical data would only repeat the last run);
-- ``manual``: every ``TrainingRequested`` (a run with too few rows fails, and says so).
+- ``cost_aware`` (default): ``quality`` runs when the champion's live metric
+  (``QualityMeasured`` windows) shows a retrain pays for itself (:mod:`.quality_policy`;
+  ``ModelRegistered`` tells the policy how each run went). New rows and drift alone start
+  no run (drift only makes the policy listen harder).
+- ``rules``: ``new_data`` when labelled rows since the last run started reach
+  ``triggers.min_new_labelled_rows``; ``drift`` on a ``DriftDetected`` when
+  ``triggers.on_drift``, once labels covering the drifted window arrived or after
+  ``triggers.label_wait_seconds`` (:mod:`.label_wait`).
+- Both: cold start (a pipeline that never trained trains once it has ``training.min_rows``
+  labelled rows, if ``triggers.cold_start``); ``schedule`` every
+  ``triggers.schedule_seconds`` after the last run started, if labelled rows arrived since;
+  ``manual``: every ``TrainingRequested`` (a run with too few rows fails, and says so).
 
-Automatic triggers also need ``training.min_rows`` labelled rows in total. Triggers that
+Automatic triggers also need ``training.min_rows`` labelled rows in total, and an automatic
+run whose batches are the last successful run's is skipped (``Runner``). Triggers that
 arrive while a run is in progress coalesce into one queued follow-up run.
 """
 
@@ -25,15 +32,19 @@ from datetime import datetime
 from continuum.contracts import (
     DataBatchReady,
     DriftDetected,
+    ModelRegistered,
     PipelineChanged,
     PipelineSpec,
+    QualityMeasured,
     TrainingRequested,
     utc_now,
 )
 from continuum.kafka import retrying
 from continuum.registry_client import RegistryClient
+from continuum.trainer import label_wait, quality_policy
 from continuum.trainer.jobs import TriggerRef
 from continuum.trainer.metrics import TrainerMetrics
+from continuum.trainer.policy_store import FinishedRun
 from continuum.trainer.records import RUN_NAMESPACE, BatchRef
 from continuum.trainer.runner import Runner
 from continuum.trainer.settings import TrainerSettings
@@ -44,6 +55,13 @@ logger = logging.getLogger("continuum.trainer")
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _finished(run: FinishedRun | None) -> dict[str, str] | None:
+    """The last finished run for ``/health``: outcome succeeded, failed or skipped."""
+    if run is None:
+        return None
+    return {"run_id": run.run_id, "outcome": run.outcome, "at": run.finished_at.isoformat()}
 
 
 class TrainerService:
@@ -101,7 +119,8 @@ class TrainerService:
 
     async def health(self) -> dict[str, object]:
         """``ok`` once the state is open; runs in progress; each pipeline's last failure
-        (reason, failed runs in a row) and when its retry is due (``null``: none planned)."""
+        (reason, failed runs in a row), when its retry is due (``null``: none planned) and
+        its last finished run (``outcome``: succeeded, failed or skipped)."""
         if not self.started:
             return {"status": "starting"}
         failures = {f.pipeline: f for f in self.state.failures.all()}
@@ -115,6 +134,7 @@ class TrainerService:
                 "last_failed_run": failure.run_id if failure else None,
                 "failed_runs_in_a_row": failure.failed_runs if failure else 0,
                 "next_retry_at": retry_at.isoformat() if retry_at else None,
+                "last_run": _finished(self.state.policy.last_finished(pipeline)),
             }
         return {"status": "ok", "running": dict(self.runner.current), "pipelines": pipelines}
 
@@ -173,10 +193,12 @@ class TrainerService:
         )
         # Best effort: without the registry the ticker decides later (the batch is saved).
         await self._maybe_new_data(event.pipeline)
+        await self._maybe_drift_labels(event.pipeline)
         self._update_gauges(event.pipeline)
 
     async def on_drift(self, event: DriftDetected) -> None:
-        """A drift trigger, if the spec says so and there is enough data."""
+        """rules: a drift trigger once the drifted window's labels are in (or waited for);
+        cost_aware: no run (the policy hears of drift through ``QualityMeasured``)."""
         event_id = str(event.event_id)
         if self.state.seen(event_id):
             return
@@ -188,12 +210,27 @@ class TrainerService:
             if spec is None or not spec.triggers.on_drift or tx.is_retired(event.pipeline):
                 logger.info("drift on %s ignored (on_drift off or no spec)", event.pipeline)
                 return
-            total = tx.total_labelled_rows(event.pipeline)
-            if total < spec.training.min_rows:
-                logger.info("drift on %s ignored: %d labelled rows", event.pipeline, total)
+            if spec.triggers.policy == "cost_aware":
+                logger.info("drift on %s: no run under the cost_aware policy", event.pipeline)
                 return
-            tx.add_trigger(event.pipeline, TriggerRef(event_id, "drift", str(event.correlation_id)))
-        self._triggered(event.pipeline)
+            trigger = TriggerRef(event_id, "drift", str(event.correlation_id))
+            label_wait.hold(tx, event.pipeline, trigger, event.window_end)
+        await self._maybe_drift_labels(event.pipeline)
+
+    async def on_quality(self, event: QualityMeasured) -> None:
+        """cost_aware: account the champion's live quality window; maybe a ``quality`` run."""
+        if self.state.seen(str(event.event_id)):
+            return
+        spec = await self.spec(event.pipeline)  # transient failure: redelivered
+        if quality_policy.handle_window(self.state, spec, self.metrics, event):
+            self._triggered(event.pipeline)
+
+    async def on_registered(self, event: ModelRegistered) -> None:
+        """The registry's gate decision on a run: the cost-aware policy learns from it."""
+        if self.state.seen(str(event.event_id)):
+            return
+        spec = await self.spec(event.pipeline)
+        quality_policy.handle_registered(self.state, spec, self.metrics, event)
 
     async def on_request(self, event: TrainingRequested) -> None:
         """A requested run always happens (and fails with a reason if it cannot train)."""
@@ -239,10 +276,25 @@ class TrainerService:
             # Cold start: a pipeline without any run trains as soon as it has min_rows
             # labelled rows, instead of waiting for a full retrain threshold.
             cold_start = spec.triggers.cold_start and not tx.runs(pipeline)
-            if not cold_start and (threshold is None or tx.new_labelled_rows(pipeline) < threshold):
+            if not cold_start and (
+                spec.triggers.policy == "cost_aware"  # new rows alone: no run
+                or threshold is None
+                or tx.new_labelled_rows(pipeline) < threshold
+            ):
                 return
             tx.add_trigger(pipeline, trigger)  # idempotent on the batch event id
         self._triggered(pipeline)
+
+    async def _maybe_drift_labels(self, pipeline: str) -> None:
+        if self.state.policy.pending_drift(pipeline) is None:
+            return
+        spec = await self._spec_or_none(pipeline)
+        if spec is None:
+            return
+        with self.state.transaction() as tx:
+            released = label_wait.release(tx, spec, pipeline, utc_now())
+        if released:
+            self._triggered(pipeline)
 
     async def _maybe_schedule(self, pipeline: str) -> None:
         spec = await self._spec_or_none(pipeline)
@@ -273,6 +325,7 @@ class TrainerService:
         for pipeline in self.state.pipelines():
             await self._maybe_new_data(pipeline)
             await self._maybe_schedule(pipeline)
+            await self._maybe_drift_labels(pipeline)
             self._update_gauges(pipeline)
         self.runner.retry_due()
         for pipeline in self.state.pipelines_with_open_runs():

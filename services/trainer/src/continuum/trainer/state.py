@@ -3,7 +3,8 @@
 Per pipeline: the batches it knows (in arrival order), labelled rows since the last run,
 and its runs. A run is ``queued`` while it still accepts triggers, ``running`` once its
 job (spec, batches, champion) is frozen and persisted, and ``done`` after its
-``ModelTrained`` was published. Processed event ids make every handler idempotent.
+``ModelTrained`` was published (or, outcome ``skipped``, when it would have trained on the
+data of the last successful run). Processed event ids make every handler idempotent.
 Every change is one transaction, committed (synchronous=FULL) before a handler returns,
 so a Kafka offset is only committed once its effect is on disk.
 """
@@ -24,6 +25,7 @@ from pydantic import ValidationError
 from continuum.contracts import utc_now
 from continuum.trainer.failure_log import FailureLog
 from continuum.trainer.jobs import TrainingJob, TriggerRef
+from continuum.trainer.policy_store import PolicyStore
 from continuum.trainer.records import BatchRef, Run, run_id_for
 
 logger = logging.getLogger("continuum.trainer")
@@ -66,6 +68,7 @@ class TrainerState:
         self.db.executescript(_SCHEMA)
         # Same connection: failure bookkeeping commits in the same transactions as the runs.
         self.failures = FailureLog(self.db)
+        self.policy = PolicyStore(self.db)
 
     @classmethod
     def open(cls, state_dir: Path) -> TrainerState:
