@@ -16,6 +16,7 @@ from continuum.contracts import (
     ModelPromoted,
     ModelRegistered,
     ModelTrained,
+    QualityMeasured,
     RecordRejected,
     decode_event,
 )
@@ -30,6 +31,7 @@ WATCHED = (
     t.MODELS_REGISTERED,
     t.MODELS_PROMOTED,
     t.DRIFT_DETECTED,
+    t.QUALITY_MEASURED,
 )
 
 
@@ -46,6 +48,7 @@ class LoopEvents:
     registered: dict[str, ModelRegistered] = field(default_factory=dict)
     promoted: dict[str, ModelPromoted] = field(default_factory=dict)
     drift: dict[str, DriftDetected] = field(default_factory=dict)
+    quality: dict[str, QualityMeasured] = field(default_factory=dict)
 
     @property
     def rows_ingested(self) -> int:
@@ -74,6 +77,8 @@ class LoopEvents:
             self.promoted[key] = event
         elif isinstance(event, DriftDetected):
             self.drift[key] = event
+        elif isinstance(event, QualityMeasured):
+            self.quality[key] = event
 
 
 class LoopObserver:

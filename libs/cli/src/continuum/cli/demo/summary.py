@@ -37,6 +37,9 @@ class DemoSummary:
     failed_requests: int = 0
     serving_restarts: int = 0
     drift_to_serving_seconds: float | None = None
+    feedback_sent: int = 0
+    quality_events: int = 0
+    last_live_quality: dict[str, Any] | None = None
 
     def write(self, path: Path) -> None:
         """Write the JSON summary."""
@@ -59,6 +62,7 @@ async def build_summary(
         champion = await registry.get_champion(pipeline)
     events = observer.events
     drift = sorted(events.drift.values(), key=lambda d: d.occurred_at)
+    quality = sorted(events.quality.values(), key=lambda q: q.occurred_at)
     served = stats.last_served_version
     if probe is not None:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -115,6 +119,19 @@ async def build_summary(
         failed_requests=stats.failed_requests,
         serving_restarts=serving_restarts,
         drift_to_serving_seconds=round(latency, 1) if latency is not None else None,
+        feedback_sent=stats.feedback_sent,
+        quality_events=len(quality),
+        last_live_quality=(
+            {
+                "model_version": quality[-1].model_version,
+                "metric": quality[-1].metric,
+                "value": round(quality[-1].value, 4),
+                "std_error": round(quality[-1].std_error, 4),
+                "rows": quality[-1].rows,
+            }
+            if quality
+            else None
+        ),
     )
 
 
@@ -147,6 +164,7 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         ("predictions served", f"{summary.predictions:,}"),
         ("failed prediction requests", str(summary.failed_requests)),
         ("drift events", str(len(summary.drift_events))),
+        ("labels sent (feedback) / live quality windows", _quality_line(summary)),
         ("champion (registry)", f"v{summary.champion_version}"),
         ("serving answers with", f"v{summary.served_version}"),
         (
@@ -158,3 +176,14 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     ):
         facts.add_row(what, value)
     console.print(facts)
+
+
+def _quality_line(summary: DemoSummary) -> str:
+    line = f"{summary.feedback_sent:,} / {summary.quality_events}"
+    last = summary.last_live_quality
+    if last:
+        line += (
+            f" (last: v{last['model_version']} {last['metric']} {last['value']:.4f}"
+            f" ± {last['std_error']:.4f} on {last['rows']} rows)"
+        )
+    return line
