@@ -1,9 +1,10 @@
 """aiokafka clients for ingest: the source consumer, the committer, the event producer.
 
-Events go through an idempotent producer with ``acks=all`` (the shared broker factory's
-producer uses aiokafka's default ``acks=1``, which can lose an acknowledged event when a
-partition leader fails over; a batch event or rejection must not be lost once its
-offsets are committed). Events still carry the CloudEvents headers (``encode_event``).
+Ingest runs its own aiokafka clients rather than a FastStream subscriber because it
+commits offsets per partition only once a batch is durable. Its event producer is
+idempotent with ``acks=all``, like the shared broker factory's: a batch event or a
+rejection must not be lost once its offsets are committed. Events carry the CloudEvents
+headers (``encode_event``).
 """
 
 from __future__ import annotations

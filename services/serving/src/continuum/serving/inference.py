@@ -1,6 +1,6 @@
 """Running the model: one pipeline pass per batch, concurrent requests coalesced.
 
-Two measured facts shape this module (bench/serving_bench.py, STACK-NOTES):
+Two measured facts shape this module (bench/serving_bench.py, services/serving/README.md):
 
 - A fitted pipeline costs about the same for 1 row as for 100: nearly all of it is
   per-call overhead (ColumnTransformer, input checks), not arithmetic. So requests that
