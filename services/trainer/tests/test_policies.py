@@ -1,0 +1,276 @@
+"""The two retraining policies: cost_aware (live quality) and rules (label-aware drift),
+plus never training twice on the same data."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faststream.kafka import TestApp, TestKafkaBroker
+from trainer_testkit import PIPELINE, START, Harness, make_spec
+
+from continuum.contracts import (
+    DriftDetected,
+    GateDecision,
+    ModelRegistered,
+    ModelTrained,
+    QualityMeasured,
+    TrainingRequested,
+)
+from continuum.kafka import publish_event
+from continuum.modelkit.retrain_policy import PolicyState
+from continuum.trainer.app import Trainer
+from continuum.trainer.records import run_id_for
+
+SRC = "test"
+
+
+def _quality(version: int, value: float, std_error: float = 0.02) -> QualityMeasured:
+    return QualityMeasured(
+        pipeline=PIPELINE,
+        model_version=version,
+        window_start=START,
+        window_end=START + timedelta(hours=1),
+        rows=300,
+        metric="roc_auc",
+        value=value,
+        std_error=std_error,
+    )
+
+
+def _registered(trained: ModelTrained, version: int, decision: GateDecision) -> ModelRegistered:
+    return ModelRegistered(
+        pipeline=PIPELINE,
+        correlation_id=trained.correlation_id,
+        run_id=trained.run_id,
+        version=version,
+        trigger=trained.trigger,
+        decision=decision,
+        decision_reason="test",
+        metrics=trained.metrics,
+    )
+
+
+def _drift(window_end: datetime) -> DriftDetected:
+    return DriftDetected(
+        pipeline=PIPELINE,
+        model_version=1,
+        window_start=window_end - timedelta(hours=1),
+        window_end=window_end,
+        window_rows=100,
+        drift_share=0.5,
+        threshold=0.3,
+        columns=[],
+    )
+
+
+def _policy(t: Trainer) -> PolicyState:
+    state = t.service.state.policy.get(PIPELINE)
+    assert state is not None
+    return state
+
+
+def _sample(t: Trainer, name: str, **labels: str) -> float | None:
+    return t.registry.get_sample_value(name, {"pipeline": PIPELINE, **labels})
+
+
+async def _first_model(h: Harness, t: Trainer, rows: int = 400) -> ModelTrained:
+    """A manual first run on ``rows`` rows, promoted to v1 and registered as such."""
+    await publish_event(t.broker, h.batch(rows), source=SRC)
+    await publish_event(t.broker, TrainingRequested(pipeline=PIPELINE), source=SRC)
+    await t.service.runner.idle()
+    first = h.trained[-1]
+    assert first.status == "succeeded", first.failure_reason
+    h.registry.promote(first, version=1)
+    await publish_event(t.broker, _registered(first, 1, "promoted"), source=SRC)
+    return first
+
+
+async def test_cost_aware_retrains_on_a_sustained_drop_not_on_noise(tmp_path: Path) -> None:
+    h = Harness(tmp_path, make_spec(policy="cost_aware", retrain_cost=0.05))
+    t = h.build()
+    async with TestKafkaBroker(t.broker), TestApp(t.app):
+        first = await _first_model(h, t)
+        state = _policy(t)
+        assert state.champion_version == 1 and state.champion_rows == first.rows_train
+        reference = state.reference
+        assert reference is not None and reference < first.metrics["roc_auc"]  # less its noise
+
+        await publish_event(t.broker, h.batch(300), source=SRC)  # new rows alone: no run
+        for delta in (0.02, -0.02, 0.01, -0.025, 0.015, -0.02, 0.0, -0.01):
+            await publish_event(t.broker, _quality(1, reference + delta, 0.03), source=SRC)
+        await t.service.runner.idle()
+        assert len(h.trained) == 1
+        assert _policy(t).accumulated_loss == 0
+        assert _sample(t, "continuum_trainer_policy_decisions_total", decision="wait") == 8
+
+        drop = _quality(1, reference - 0.1, 0.02)
+        await publish_event(t.broker, drop, source=SRC)
+        await t.service.runner.idle()
+        assert _sample(t, "continuum_trainer_policy_decisions_total", decision="retrain") == 1
+        loss = _sample(t, "continuum_trainer_policy_accumulated_loss")
+        assert loss is not None and loss >= 0.05
+
+    assert [(e.trigger, e.status) for e in h.trained] == [
+        ("manual", "succeeded"),
+        ("quality", "succeeded"),
+    ]
+    second = h.trained[1]
+    assert second.correlation_id == drop.correlation_id and second.champion_version == 1
+    assert second.run_id == run_id_for(PIPELINE, str(drop.event_id))  # the window opened it
+
+
+async def test_model_registered_updates_the_policy_state(tmp_path: Path) -> None:
+    h = Harness(tmp_path, make_spec(policy="cost_aware", retrain_cost=10.0))
+    t = h.build()
+    async with TestKafkaBroker(t.broker), TestApp(t.app):
+        await _first_model(h, t)
+        reference = _policy(t).reference
+        assert reference is not None
+        for _ in range(3):
+            await publish_event(t.broker, _quality(1, reference - 0.1, 0.01), source=SRC)
+        assert _policy(t).accumulated_loss > 0.2 and _policy(t).windows == 3
+
+        await publish_event(t.broker, h.batch(200), source=SRC)
+        await publish_event(t.broker, TrainingRequested(pipeline=PIPELINE), source=SRC)
+        await t.service.runner.idle()
+        second = h.trained[-1]
+        assert second.champion_version == 1
+        registered = _registered(second, 2, "promoted")
+        await publish_event(t.broker, registered, source=SRC)
+        await publish_event(t.broker, registered, source=SRC)  # redelivered: no-op
+        promoted = _policy(t)
+        assert promoted.champion_version == 2 and promoted.champion_rows == second.rows_train
+        assert promoted.accumulated_loss == 0 and promoted.windows == 0
+        assert _sample(t, "continuum_trainer_policy_accumulated_loss") == 0
+
+        await publish_event(t.broker, _quality(1, 0.1), source=SRC)  # the old champion's
+        assert _policy(t) == promoted
+
+        assert promoted.reference is not None
+        await publish_event(t.broker, _quality(2, promoted.reference - 0.1, 0.01), source=SRC)
+        await publish_event(t.broker, h.batch(200), source=SRC)
+        await publish_event(t.broker, TrainingRequested(pipeline=PIPELINE), source=SRC)
+        await t.service.runner.idle()
+        third = h.trained[-1]
+        await publish_event(t.broker, _registered(third, 3, "rejected"), source=SRC)
+        rejected = _policy(t)
+
+    # Rejected: the champion stays, the account starts over, the champion's holdout score
+    # (less its noise) becomes the reference.
+    assert rejected.champion_version == 2 and rejected.accumulated_loss == 0
+    assert rejected.reference is not None
+    assert rejected.reference < third.champion_metrics["roc_auc"]
+    assert rejected.reference > third.champion_metrics["roc_auc"] - 0.1
+
+
+async def test_cost_aware_drift_alone_starts_no_run(tmp_path: Path) -> None:
+    h = Harness(tmp_path, make_spec(policy="cost_aware"))
+    t = h.build()
+    async with TestKafkaBroker(t.broker), TestApp(t.app):
+        await _first_model(h, t)
+        await publish_event(t.broker, h.batch(300), source=SRC)
+        await publish_event(t.broker, _drift(START), source=SRC)
+        await t.service.runner.idle()
+        assert t.service.state.policy.pending_drift(PIPELINE) is None
+    assert len(h.trained) == 1
+
+
+async def test_rules_drift_waits_for_the_labels_of_its_window(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="continuum.trainer")
+    h = Harness(tmp_path, make_spec(min_new_labelled_rows=None, label_wait_seconds=3600))
+    t = h.build()
+    async with TestKafkaBroker(t.broker), TestApp(t.app):
+        await _first_model(h, t)
+        window_end = START + timedelta(minutes=10 * (h.offset + 100))
+        drift = _drift(window_end)
+        await publish_event(t.broker, drift, source=SRC)
+        await publish_event(t.broker, h.batch(200, labelled=False), source=SRC)  # no labels
+        await t.service.tick()
+        await t.service.runner.idle()
+        assert len(h.trained) == 1
+        assert t.service.state.policy.pending_drift(PIPELINE) is not None
+
+        await publish_event(t.broker, h.batch(200), source=SRC)  # labels reach window_end
+        await t.service.runner.idle()
+        assert t.service.state.policy.pending_drift(PIPELINE) is None
+
+    assert [e.trigger for e in h.trained] == ["manual", "drift"]
+    assert h.trained[1].correlation_id == drift.correlation_id
+    assert "labels covering its window" in caplog.text
+
+
+async def test_rules_drift_trains_after_label_wait_seconds_without_labels(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="continuum.trainer")
+    h = Harness(tmp_path, make_spec(min_new_labelled_rows=None, label_wait_seconds=0.2))
+    t = h.build()
+    async with TestKafkaBroker(t.broker), TestApp(t.app):
+        await _first_model(h, t)
+        await publish_event(t.broker, h.batch(100), source=SRC)  # new data, before the window
+        await publish_event(t.broker, _drift(START + timedelta(days=365)), source=SRC)
+        await t.service.runner.idle()
+        assert len(h.trained) == 1
+        await asyncio.sleep(0.3)
+        await t.service.tick()
+        await t.service.runner.idle()
+    assert [e.trigger for e in h.trained] == ["manual", "drift"]
+    assert "no labels covering its window after" in caplog.text
+
+
+async def test_an_automatic_run_on_the_last_runs_data_is_skipped(tmp_path: Path) -> None:
+    h = Harness(tmp_path, make_spec(min_new_labelled_rows=None))
+    t = h.build()
+    async with TestKafkaBroker(t.broker), TestApp(t.app):
+        await _first_model(h, t)
+        await publish_event(t.broker, _drift(START), source=SRC)  # labels in; same batches
+        await t.service.runner.idle()
+        assert len(h.trained) == 1
+        runs = t.service.state.runs(PIPELINE)
+        assert [r.status for r in runs] == ["done", "done"]
+        assert _sample(t, "continuum_trainer_runs_skipped_total", reason="same_data") == 1
+        health: Any = await t.service.health()
+        assert health["pipelines"][PIPELINE]["last_run"]["outcome"] == "skipped"
+        assert health["pipelines"][PIPELINE]["last_run"]["run_id"] == runs[1].run_id
+
+        await publish_event(t.broker, TrainingRequested(pipeline=PIPELINE), source=SRC)
+        await t.service.runner.idle()  # a manual request trains anyway
+    assert [e.trigger for e in h.trained] == ["manual", "manual"]
+
+
+async def test_policy_state_and_a_pending_drift_survive_a_restart(tmp_path: Path) -> None:
+    h = Harness(tmp_path, make_spec(min_new_labelled_rows=None, label_wait_seconds=3600))
+    first = h.build()
+    async with TestKafkaBroker(first.broker), TestApp(first.app):
+        await _first_model(h, first)
+        window_end = START + timedelta(minutes=10 * (h.offset + 100))
+        await publish_event(first.broker, _drift(window_end), source=SRC)
+        await first.service.runner.idle()
+        state = _policy(first)  # registrations teach the policy under rules too
+    assert state.champion_version == 1
+
+    second = h.build()
+    async with TestKafkaBroker(second.broker), TestApp(second.app):
+        assert _policy(second) == state
+        assert second.service.state.policy.pending_drift(PIPELINE) is not None
+        await publish_event(second.broker, h.batch(200), source=SRC)  # covers the window
+        await second.service.runner.idle()
+    assert [e.trigger for e in h.trained] == ["manual", "drift"]
+
+
+def test_holdout_std_error_approximations() -> None:
+    from continuum.modelkit.metric_noise import auc_std_error, holdout_std_error
+
+    assert auc_std_error(0.5, 50, 50) == pytest.approx(0.05802, abs=1e-4)  # Hanley-McNeil
+    assert holdout_std_error("roc_auc", 0.5, 100) == auc_std_error(0.5, 50, 50)  # balanced
+    assert holdout_std_error("accuracy", 0.9, 100) == pytest.approx(0.03)
+    assert (
+        holdout_std_error("mae", 3.0, 100) == 0.0 and holdout_std_error("roc_auc", None, 100) == 0
+    )
