@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from continuum.contracts import PipelineSpec
+from continuum.contracts import DriftDetected, PipelineSpec
 from continuum.trainer.jobs import TriggerRef
 from continuum.trainer.records import BatchRef
 from continuum.trainer.state import TrainerState
@@ -37,12 +37,27 @@ def labels_cover(batches: list[BatchRef], window_end: datetime) -> BatchRef | No
     return None
 
 
-def hold(tx: TrainerState, pipeline: str, trigger: TriggerRef, window_end: datetime) -> None:
-    """Keep a drift until its labels arrive (or the wait runs out)."""
-    if tx.policy.set_pending_drift(pipeline, trigger, window_end):
-        logger.info("drift on %s: waiting for labels up to %s", pipeline, window_end.isoformat())
-    else:
-        logger.info("drift on %s: another drift already waits for labels; joined it", pipeline)
+def handle_drift(state: TrainerState, spec: PipelineSpec | None, event: DriftDetected) -> bool:
+    """``DriftDetected``, idempotently (one transaction): under ``rules`` with ``on_drift``
+    it becomes the pending drift (True; :func:`release` may start it at once); under
+    ``cost_aware`` it starts nothing."""
+    event_id, pipeline = str(event.event_id), event.pipeline
+    with state.transaction() as tx:
+        if tx.seen(event_id):
+            return False
+        tx.mark_processed(event_id, pipeline, "drift")
+        if spec is None or not spec.triggers.on_drift or tx.is_retired(pipeline):
+            logger.info("drift on %s ignored (on_drift off or no spec)", pipeline)
+            return False
+        if spec.triggers.policy == "cost_aware":
+            logger.info("drift on %s: no run under the cost_aware policy", pipeline)
+            return False
+        trigger = TriggerRef(event_id, "drift", str(event.correlation_id))
+        if tx.policy.set_pending_drift(pipeline, trigger, event.window_end):
+            logger.info("drift on %s: waiting for labels up to %s", pipeline, event.window_end)
+        else:
+            logger.info("drift on %s: another drift already waits for labels; joined it", pipeline)
+    return True
 
 
 def release(tx: TrainerState, spec: PipelineSpec, pipeline: str, now: datetime) -> bool:

@@ -199,23 +199,11 @@ class TrainerService:
     async def on_drift(self, event: DriftDetected) -> None:
         """rules: a drift trigger once the drifted window's labels are in (or waited for);
         cost_aware: no run (the policy hears of drift through ``QualityMeasured``)."""
-        event_id = str(event.event_id)
-        if self.state.seen(event_id):
+        if self.state.seen(str(event.event_id)):
             return
         spec = await self.spec(event.pipeline)  # transient failure: redelivered
-        with self.state.transaction() as tx:
-            if tx.seen(event_id):
-                return
-            tx.mark_processed(event_id, event.pipeline, "drift")
-            if spec is None or not spec.triggers.on_drift or tx.is_retired(event.pipeline):
-                logger.info("drift on %s ignored (on_drift off or no spec)", event.pipeline)
-                return
-            if spec.triggers.policy == "cost_aware":
-                logger.info("drift on %s: no run under the cost_aware policy", event.pipeline)
-                return
-            trigger = TriggerRef(event_id, "drift", str(event.correlation_id))
-            label_wait.hold(tx, event.pipeline, trigger, event.window_end)
-        await self._maybe_drift_labels(event.pipeline)
+        if label_wait.handle_drift(self.state, spec, event):
+            await self._maybe_drift_labels(event.pipeline)
 
     async def on_quality(self, event: QualityMeasured) -> None:
         """cost_aware: account the champion's live quality window; maybe a ``quality`` run."""
