@@ -16,6 +16,7 @@ from trainer_testkit import PIPELINE, START, Harness, make_spec
 from continuum.contracts import (
     DriftDetected,
     GateDecision,
+    ModelPromoted,
     ModelRegistered,
     ModelTrained,
     QualityMeasured,
@@ -274,3 +275,21 @@ def test_holdout_std_error_approximations() -> None:
     assert (
         holdout_std_error("mae", 3.0, 100) == 0.0 and holdout_std_error("roc_auc", None, 100) == 0
     )
+
+
+async def test_a_rollback_makes_the_policy_follow_the_champion(tmp_path: Path) -> None:
+    h = Harness(tmp_path, make_spec(policy="cost_aware", retrain_cost=10.0))
+    t = h.build()
+    async with TestKafkaBroker(t.broker), TestApp(t.app):
+        first = await _first_model(h, t)
+        assert first.artifacts is not None
+        await publish_event(t.broker, _quality(1, 0.5, 0.01), source=SRC)
+        rollback = ModelPromoted(
+            pipeline=PIPELINE, version=7, artifacts=first.artifacts, reason="rollback"
+        )
+        await publish_event(t.broker, rollback, source=SRC)
+        state = _policy(t)
+        assert state.champion_version == 7 and state.accumulated_loss == 0
+        assert state.reference is None
+        await publish_event(t.broker, _quality(7, 0.8), source=SRC)  # heard, not ignored
+        assert _policy(t).windows == 1 and _policy(t).reference == 0.8

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from continuum.contracts import (
     DataBatchReady,
     DriftDetected,
+    ModelPromoted,
     ModelRegistered,
     PipelineChanged,
     QualityMeasured,
@@ -94,6 +95,10 @@ def build_trainer(
     @subscribe(topics.MODELS_REGISTERED)
     async def on_registered(event: ModelRegistered) -> None:
         await service.on_registered(event)
+
+    @subscribe(topics.MODELS_PROMOTED)
+    async def on_promoted(event: ModelPromoted) -> None:
+        await service.on_promoted(event)
 
     @subscribe(topics.PIPELINES_CHANGED)
     async def on_pipeline_changed(event: PipelineChanged) -> None:

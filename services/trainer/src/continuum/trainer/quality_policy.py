@@ -16,6 +16,9 @@ in the transaction that marks the event processed:
   classes for AUC, because the holdout's class counts are not reported), and
   ``growth`` when the policy's growth rule asked for the run. The cold-start run's
   registration initialises the state the same way.
+- ``ModelPromoted`` by hand or by rollback (no gate decision of ours): the policy follows
+  the new champion, with a fresh account and its first window as the reference (nothing
+  else is known about it); gate promotions arrive as ``ModelRegistered``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from continuum.contracts import ModelRegistered, PipelineSpec, QualityMeasured
+from continuum.contracts import ModelPromoted, ModelRegistered, PipelineSpec, QualityMeasured
 from continuum.modelkit.metric_noise import holdout_std_error
 from continuum.modelkit.retrain_policy import (
     CostAwarePolicy,
@@ -179,3 +182,35 @@ def handle_registered(
             return
         policy_state = on_registered(tx, spec, event)
     metrics.policy_accumulated_loss.labels(event.pipeline).set(policy_state.accumulated_loss)
+
+
+def handle_promoted(state: TrainerState, event: ModelPromoted) -> None:
+    """A manual promotion or a rollback: follow the champion, start the account over."""
+    event_id = str(event.event_id)
+    with state.transaction() as tx:
+        if tx.seen(event_id):
+            return
+        tx.mark_processed(event_id, event.pipeline, "promoted")
+        current = tx.policy.get(event.pipeline)
+        if event.reason == "gate" or current is None:
+            return
+        if current.champion_version == event.version:
+            return
+        tx.policy.put(
+            event.pipeline,
+            current.model_copy(
+                update={
+                    "champion_version": event.version,
+                    "champion_rows": 0,
+                    "reference": None,
+                    "accumulated_loss": 0.0,
+                    "windows": 0,
+                }
+            ),
+        )
+    logger.info(
+        "%s: v%d is the champion (%s); the policy follows it",
+        event.pipeline,
+        event.version,
+        event.reason,
+    )

@@ -32,6 +32,7 @@ from datetime import datetime
 from continuum.contracts import (
     DataBatchReady,
     DriftDetected,
+    ModelPromoted,
     ModelRegistered,
     PipelineChanged,
     PipelineSpec,
@@ -219,6 +220,10 @@ class TrainerService:
             return
         spec = await self.spec(event.pipeline)
         quality_policy.handle_registered(self.state, spec, self.metrics, event)
+
+    async def on_promoted(self, event: ModelPromoted) -> None:
+        """A manual promotion or rollback: the cost-aware policy follows the champion."""
+        quality_policy.handle_promoted(self.state, event)
 
     async def on_request(self, event: TrainingRequested) -> None:
         """A requested run always happens (and fails with a reason if it cannot train)."""
