@@ -19,6 +19,7 @@ from continuum.contracts import (
     ModelPromoted,
     ModelRegistered,
     ModelTrained,
+    PipelineChanged,
     QualityMeasured,
     TrainingRequested,
 )
@@ -241,9 +242,22 @@ async def test_an_automatic_run_on_the_last_runs_data_is_skipped(tmp_path: Path)
         assert health["pipelines"][PIPELINE]["last_run"]["outcome"] == "skipped"
         assert health["pipelines"][PIPELINE]["last_run"]["run_id"] == runs[1].run_id
 
+        spec = make_spec(min_new_labelled_rows=None, label_wait_seconds=60)
+        version = h.registry.set_spec(spec)
+        changed = PipelineChanged(
+            pipeline=PIPELINE,
+            spec_version=version,
+            spec_sha256=spec.sha256(),
+            source_topic=spec.source_topic,
+        )
+        await publish_event(t.broker, changed, source=SRC)
+        await publish_event(t.broker, _drift(START), source=SRC)  # same data, new spec: trains
+        await t.service.runner.idle()
+        assert [e.trigger for e in h.trained] == ["manual", "drift"]
+
         await publish_event(t.broker, TrainingRequested(pipeline=PIPELINE), source=SRC)
         await t.service.runner.idle()  # a manual request trains anyway
-    assert [e.trigger for e in h.trained] == ["manual", "manual"]
+    assert [e.trigger for e in h.trained] == ["manual", "drift", "manual"]
 
 
 async def test_policy_state_and_a_pending_drift_survive_a_restart(tmp_path: Path) -> None:

@@ -18,7 +18,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from continuum.contracts import DataVersion, ModelTrained, utc_now
+from pydantic import ValidationError
+
+from continuum.contracts import ModelTrained, utc_now
 from continuum.modelkit.retrain_policy import PolicyState
 from continuum.trainer.jobs import TrainingJob, TriggerRef
 
@@ -106,8 +108,8 @@ class PolicyStore:
         ).fetchone()
         return ModelTrained.model_validate_json(row[0]) if row else None
 
-    def last_success(self, pipeline: str) -> tuple[str, DataVersion] | None:
-        """The last successful run and the data version its job was given (its batches)."""
+    def last_success(self, pipeline: str) -> tuple[str, TrainingJob] | None:
+        """The last successful run and its job (``None`` too if that job is unreadable)."""
         row = self.db.execute(
             "SELECT run_id, job FROM runs WHERE pipeline=? AND outcome='succeeded'"
             " AND job IS NOT NULL ORDER BY finished_at DESC LIMIT 1",
@@ -115,8 +117,10 @@ class PolicyStore:
         ).fetchone()
         if not row:
             return None
-        job = TrainingJob.from_json(row[1])
-        return row[0], DataVersion.of([b.batch_id for b in job.batches])
+        try:
+            return row[0], TrainingJob.from_json(row[1])
+        except ValidationError:
+            return None
 
     def last_finished(self, pipeline: str) -> FinishedRun | None:
         row = self.db.execute(

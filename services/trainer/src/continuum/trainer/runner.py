@@ -46,6 +46,10 @@ def make_executor(settings: TrainerSettings) -> Executor:
     )
 
 
+def _data_version(job: TrainingJob) -> DataVersion:
+    return DataVersion.of([b.batch_id for b in job.batches])
+
+
 class Runner:
     """Drives each pipeline's runs: freeze the job, train in the pool, publish, finish."""
 
@@ -209,13 +213,15 @@ class Runner:
 
     def _skip_same_data(self, run: Run, job: TrainingJob) -> bool:
         """Never train twice on the same data: an automatic run (no manual trigger) whose
-        batches are the last successful run's is finished as ``skipped``, publishing nothing."""
+        batches (data version) and spec version are the last successful run's is finished
+        as ``skipped``, publishing nothing. A new spec version on the same data trains."""
         if any(t.kind == "manual" for t in run.triggers):
             return False
-        data = DataVersion.of([b.batch_id for b in job.batches])
         with self.state.transaction() as tx:
             last = tx.policy.last_success(run.pipeline)
-            if last is None or last[1].hash != data.hash:
+            if last is None or last[1].spec_version != job.spec_version:
+                return False
+            if _data_version(last[1]).hash != _data_version(job).hash:
                 return False
             tx.start_run(run.run_id, job)
             tx.finish_run(run.run_id, "skipped")

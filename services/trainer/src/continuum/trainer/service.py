@@ -18,8 +18,8 @@ a redelivery a no-op. Trigger policy (``triggers.policy`` in the spec):
   ``manual``: every ``TrainingRequested`` (a run with too few rows fails, and says so).
 
 Automatic triggers also need ``training.min_rows`` labelled rows in total, and an automatic
-run whose batches are the last successful run's is skipped (``Runner``). Triggers that
-arrive while a run is in progress coalesce into one queued follow-up run.
+run whose batches and spec version are the last successful run's is skipped (``Runner``).
+Triggers that arrive while a run is in progress coalesce into one queued follow-up run.
 """
 
 from __future__ import annotations
