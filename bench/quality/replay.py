@@ -22,7 +22,14 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from bench.quality.streams import EVENT_TIME, LABEL, Stream
-from continuum.modelkit import EVENT_TIME_COLUMN, apply_window, feature_columns, fit, time_holdout
+from continuum.modelkit import (
+    EVENT_TIME_COLUMN,
+    apply_window,
+    feature_columns,
+    fit,
+    metric_noise,
+    time_holdout,
+)
 from continuum.modelkit.metrics import score
 
 
@@ -123,14 +130,8 @@ def auc(y: np.ndarray[Any, Any], scores: np.ndarray[Any, Any]) -> float:
 
 
 def auc_std_error(value: float, y: np.ndarray[Any, Any]) -> float:
-    """Hanley & McNeil's standard error of an AUC on these labels."""
+    """Hanley & McNeil's standard error of an AUC on these labels (inf when undefined)."""
     n_pos = int(np.sum(y))
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0 or math.isnan(value):
+    if n_pos == 0 or n_pos == len(y) or math.isnan(value):
         return math.inf
-    q1 = value / (2 - value)
-    q2 = 2 * value**2 / (1 + value)
-    variance = (
-        value * (1 - value) + (n_pos - 1) * (q1 - value**2) + (n_neg - 1) * (q2 - value**2)
-    ) / (n_pos * n_neg)
-    return math.sqrt(max(variance, 0.0))
+    return metric_noise.auc_std_error(value, n_pos, len(y) - n_pos)

@@ -99,7 +99,7 @@ def cost_aware(replay: Replay, retrain_cost: float, **options: Any) -> Outcome:
             f"after batch {batch}: {decision.reason}; candidate {candidate.holdout_score:.4f}"
             f" vs champion {champion_score:.4f} -> {'promoted' if promoted else 'rejected'}"
         )
-        growth = decision.reason.startswith("growth")
+        growth = decision.rule == "growth"
         if promoted:
             champion, version = batch, version + 1
             out.promoted += 1

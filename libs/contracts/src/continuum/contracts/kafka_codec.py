@@ -59,6 +59,10 @@ class KafkaRecord:
     value: bytes
     headers: dict[str, str]
 
+    def header_pairs(self) -> list[tuple[str, bytes]]:
+        """The headers as Kafka clients (aiokafka) take them: ``(name, UTF-8 bytes)``."""
+        return [(name, value.encode()) for name, value in self.headers.items()]
+
 
 def cloudevent_headers(event: Event, source: str) -> dict[str, str]:
     """The CloudEvents Kafka-binding headers for ``event`` sent by ``source``."""

@@ -35,6 +35,7 @@ synthetic streams; the defaults here are the ones it supports.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,11 +73,30 @@ class PolicyState(_Frozen):
     gain_sum: float = Field(default=0.0, description="Discounted sum of gains runs measured.")
     age_sum: float = Field(default=0.0, description="Discounted sum of the champions' ages.")
 
+    def following(self, version: int) -> PolicyState:
+        """This state for a champion the gate did not choose (a manual promotion, a
+        rollback): nothing is known of it, so its account starts over and its first window
+        is its reference; what the runs taught (staleness, recent windows) is kept."""
+        return self.model_copy(
+            update={
+                "champion_version": version,
+                "champion_rows": 0,
+                "reference": None,
+                "accumulated_loss": 0.0,
+                "windows": 0,
+            }
+        )
+
+
+Rule = Literal["ignored", "wait", "growth", "staleness", "loss"]
+"""Which rule decided: ``growth``, ``staleness`` and ``loss`` retrain; the others do not."""
+
 
 class Decision(_Frozen):
-    """Whether to retrain now, and why (said in logs, metrics and the run's trigger)."""
+    """Whether to retrain now, which rule said so, and why (for logs and the run's trigger)."""
 
     retrain: bool
+    rule: Rule
     reason: str
     accumulated_loss: float
     excess_loss: float
@@ -168,6 +188,7 @@ class CostAwarePolicy:
         if state.champion_version is not None and window.model_version != state.champion_version:
             return state, Decision(
                 retrain=False,
+                rule="ignored",
                 reason=f"window of v{window.model_version}, champion is v{state.champion_version}",
                 accumulated_loss=state.accumulated_loss,
                 excess_loss=0.0,
@@ -175,6 +196,7 @@ class CostAwarePolicy:
         if not math.isfinite(window.value):
             return state, Decision(
                 retrain=False,
+                rule="ignored",
                 reason="metric undefined on this window",
                 accumulated_loss=state.accumulated_loss,
                 excess_loss=0.0,
@@ -210,6 +232,7 @@ class CostAwarePolicy:
         if self._can_grow(state, available_rows):
             return Decision(
                 retrain=True,
+                rule="growth",
                 reason=(
                     f"growth: the champion trained on {state.champion_rows} rows; "
                     f"a full window of {self.window_rows} is available"
@@ -222,6 +245,7 @@ class CostAwarePolicy:
         if self.use_staleness and staleness >= self.retrain_cost:
             return Decision(
                 retrain=True,
+                rule="staleness",
                 reason=(
                     f"staleness: past runs gained {rate:.4f} per window of age; "
                     f"{state.windows} window(s) cost {staleness:.4f} >= {self.retrain_cost}"
@@ -232,6 +256,7 @@ class CostAwarePolicy:
         if state.accumulated_loss >= self.retrain_cost:
             return Decision(
                 retrain=True,
+                rule="loss",
                 reason=(
                     f"accumulated loss {state.accumulated_loss:.4f} over {state.windows} "
                     f"window(s) reached the retrain cost {self.retrain_cost}"
@@ -241,6 +266,7 @@ class CostAwarePolicy:
             )
         return Decision(
             retrain=False,
+            rule="wait",
             reason=(
                 f"accumulated loss {state.accumulated_loss:.4f} below the retrain cost "
                 f"{self.retrain_cost}"

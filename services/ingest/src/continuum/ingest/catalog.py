@@ -8,9 +8,10 @@ is paused) rather than being checked against a stale spec or dropped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from continuum.contracts import PipelineSpec
+from continuum.contracts import PipelineSpec, RecordChecker
+from continuum.ingest.validation import ingest_checker
 from continuum.registry_client import PipelineSpecRecord
 
 
@@ -22,6 +23,7 @@ class PipelineEntry:
     source_topic: str
     record: PipelineSpecRecord | None = None
     wanted_version: int = 1
+    _checker: RecordChecker | None = field(default=None, repr=False, compare=False)
 
     @property
     def ready(self) -> bool:
@@ -34,6 +36,17 @@ class PipelineEntry:
         if self.record is None:
             raise LookupError(f"pipeline {self.name!r} has no spec yet")
         return self.record.spec
+
+    @property
+    def checker(self) -> RecordChecker:
+        """The record contract compiled for the spec in force (only call when :attr:`ready`).
+
+        Compiled once per spec: records are checked one by one on the hot path.
+        """
+        spec = self.spec
+        if self._checker is None or self._checker.spec is not spec:
+            self._checker = ingest_checker(spec)
+        return self._checker
 
     @property
     def spec_version(self) -> int:

@@ -23,7 +23,7 @@ from continuum.ingest.manifest import ManifestStore
 from continuum.ingest.metrics import IngestMetrics
 from continuum.ingest.ports import EventPublisher, OffsetCommitter, SourceMessage
 from continuum.ingest.rejections import rejection_for
-from continuum.ingest.validation import ValidRow, validate_record
+from continuum.ingest.validation import ValidRow, check_message
 from continuum.registry_client import PipelineSpecRecord
 from continuum.storage import ObjectStore
 
@@ -212,7 +212,7 @@ class IngestEngine:
         lane = await self._lane(entry.name, msg.tp)
         if msg.offset <= lane.covered:
             return  # already in a written batch
-        result = validate_record(entry.spec, msg.value)
+        result = check_message(entry.checker, msg.value)
         lane.last_offset = msg.offset
         if isinstance(result, ValidRow):
             assert entry.record is not None

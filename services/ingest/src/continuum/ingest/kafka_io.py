@@ -102,10 +102,9 @@ class KafkaEventPublisher:
         futures = []
         for event in events:
             record = encode_event(event, source=self.source)
-            headers = [(name, value.encode()) for name, value in record.headers.items()]
             futures.append(
                 await self.producer.send(
-                    record.topic, record.value, key=record.key, headers=headers
+                    record.topic, record.value, key=record.key, headers=record.header_pairs()
                 )
             )
         await asyncio.gather(*futures)

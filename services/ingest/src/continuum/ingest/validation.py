@@ -10,6 +10,8 @@ quarantined here instead of failing every later training run.
 :func:`validate_record` decodes a Kafka message value and returns either a
 :class:`ValidRow` (typed values, ready for Parquet) or every :class:`Problem` found;
 a message that is not a UTF-8 JSON object is one problem on the whole record (``$``).
+The engine checks with the pipeline entry's compiled checker (:func:`check_message`);
+:func:`validate_record` compiles one for a single record.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ __all__ = [
     "WHOLE_RECORD",
     "Problem",
     "ValidRow",
+    "check_message",
+    "ingest_checker",
     "parse_event_time",
     "parse_json_object",
     "validate_object",
@@ -44,8 +48,6 @@ Problem = RecordProblem
 JSON: Final = "json"
 TYPE: Final = "type"
 
-_CACHE_LIMIT: Final = 64
-
 
 @dataclass(frozen=True, slots=True)
 class ValidRow:
@@ -56,20 +58,9 @@ class ValidRow:
     labelled: bool
 
 
-# One compiled checker per spec object. The spec is kept in the entry so its id cannot
-# be reused by another object while cached; specs change rarely, so a small bound is plenty.
-_checkers: dict[int, tuple[PipelineSpec, RecordChecker]] = {}
-
-
-def _checker(spec: PipelineSpec) -> RecordChecker:
-    cached = _checkers.get(id(spec))
-    if cached is not None and cached[0] is spec:
-        return cached[1]
-    if len(_checkers) >= _CACHE_LIMIT:
-        _checkers.clear()
-    checker = RecordChecker(spec, require_event_time=True, check_target=True)
-    _checkers[id(spec)] = (spec, checker)
-    return checker
+def ingest_checker(spec: PipelineSpec) -> RecordChecker:
+    """The record contract as ingest applies it: event time required, target checked."""
+    return RecordChecker(spec, require_event_time=True, check_target=True)
 
 
 def parse_json_object(raw: bytes | None) -> dict[str, Any] | Problem:
@@ -91,18 +82,27 @@ def parse_json_object(raw: bytes | None) -> dict[str, Any] | Problem:
     return data
 
 
-def validate_object(spec: PipelineSpec, record: dict[str, Any]) -> ValidRow | list[Problem]:
-    """Check a decoded record against ``spec``: a typed row, or every problem found."""
-    result = _checker(spec).check(record)
+def _valid_row(checker: RecordChecker, record: dict[str, Any]) -> ValidRow | list[Problem]:
+    result = checker.check(record)
     if isinstance(result, list):
         return result
-    assert result.event_time is not None  # required above
+    assert result.event_time is not None  # required by the ingest checker
     return ValidRow(values=result.values, event_time=result.event_time, labelled=result.labelled)
+
+
+def check_message(checker: RecordChecker, raw: bytes | None) -> ValidRow | list[Problem]:
+    """Decode one Kafka message value and check it with an :func:`ingest_checker`."""
+    parsed = parse_json_object(raw)
+    if isinstance(parsed, RecordProblem):
+        return [parsed]
+    return _valid_row(checker, parsed)
+
+
+def validate_object(spec: PipelineSpec, record: dict[str, Any]) -> ValidRow | list[Problem]:
+    """Check a decoded record against ``spec``: a typed row, or every problem found."""
+    return _valid_row(ingest_checker(spec), record)
 
 
 def validate_record(spec: PipelineSpec, raw: bytes | None) -> ValidRow | list[Problem]:
     """Decode and check one Kafka message value against ``spec``."""
-    parsed = parse_json_object(raw)
-    if isinstance(parsed, RecordProblem):
-        return [parsed]
-    return validate_object(spec, parsed)
+    return check_message(ingest_checker(spec), raw)

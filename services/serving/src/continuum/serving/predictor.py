@@ -35,7 +35,7 @@ class Predictor:
         """Predict for a request body; raises ``RequestInvalidError`` for a bad one."""
         records = parse_body(body, self.max_records)
         checked = model.validator.check(records)
-        predictions = await model.batcher.predict(records)
+        predictions = await model.batcher.predict(checked.values)
         request_id = uuid4().hex
         now = utc_now()
         labels = predictions.labels

@@ -69,12 +69,12 @@ def parse_body(body: bytes, max_records: int) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True, slots=True)
 class CheckedRecords:
-    """Records that passed: the raw dicts (model input), their typed values, ids and times.
+    """Records that passed: the contract's typed values (the model's input), ids and times.
 
-    ``values`` are the contract's typed values (features, event time, entity id) per record.
+    ``values`` are the typed features, event time and entity id per record: exactly what
+    ingest stores for training, so the model sees the same inputs in both.
     """
 
-    records: list[dict[str, Any]]
     values: list[dict[str, RecordValue]]
     entity_ids: list[str | None]
     event_times: list[datetime | None]
@@ -118,7 +118,7 @@ class RecordValidator:
             event_times.append(result.event_time)
         if errors:
             raise RequestInvalidError(errors)
-        return CheckedRecords(records, values, entity_ids, event_times)
+        return CheckedRecords(values, entity_ids, event_times)
 
     def features_of(self, record: dict[str, Any]) -> dict[str, Any]:
         """Only the feature columns of a record (what the prediction log keeps)."""

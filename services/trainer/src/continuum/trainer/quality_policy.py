@@ -101,8 +101,7 @@ def on_window(tx: TrainerState, spec: PipelineSpec, event: QualityMeasured) -> W
         return WindowOutcome(decision, state)
     event_id = str(event.event_id)
     tx.add_trigger(pipeline, TriggerRef(event_id, "quality", str(event.correlation_id)))
-    growth = decision.reason.startswith("growth")
-    tx.policy.note_trigger(pipeline, event_id, decision.reason, growth=growth)
+    tx.policy.note_trigger(pipeline, event_id, decision.reason, growth=decision.rule == "growth")
     logger.info(
         "%s: retrain (quality window v%d): %s", pipeline, event.model_version, decision.reason
     )
@@ -196,18 +195,7 @@ def handle_promoted(state: TrainerState, event: ModelPromoted) -> None:
             return
         if current.champion_version == event.version:
             return
-        tx.policy.put(
-            event.pipeline,
-            current.model_copy(
-                update={
-                    "champion_version": event.version,
-                    "champion_rows": 0,
-                    "reference": None,
-                    "accumulated_loss": 0.0,
-                    "windows": 0,
-                }
-            ),
-        )
+        tx.policy.put(event.pipeline, current.following(event.version))
     logger.info(
         "%s: v%d is the champion (%s); the policy follows it",
         event.pipeline,

@@ -27,7 +27,6 @@ from aiokafka import AIOKafkaProducer
 
 from continuum.cli.flights_data import to_records
 from continuum.contracts import Feedback, KafkaRecord, encode_event
-from continuum.contracts.topics import FEEDBACK
 
 MAX_RECORDS_PER_REQUEST = 500
 SOURCE = "continuum-demo"
@@ -69,7 +68,6 @@ def feedback_records(pipeline: str, records: list[dict[str, Any]]) -> list[Kafka
                 event_time=record["time_hour"],
             ),
             source=SOURCE,
-            topic=FEEDBACK,
         )
         for record in records
     ]
@@ -167,8 +165,8 @@ class Replayer:
         """Publish the labels of flights serving predicted, as ``Feedback`` (one batch)."""
         sends = []
         for item in feedback_records(self.pipeline, records):
-            headers = [(k, v.encode()) for k, v in item.headers.items()]
-            sends.append(await producer.send(item.topic, item.value, key=item.key, headers=headers))
+            send = producer.send(item.topic, item.value, key=item.key, headers=item.header_pairs())
+            sends.append(await send)
         await asyncio.gather(*sends)
         self.stats.feedback_sent += len(sends)
 
