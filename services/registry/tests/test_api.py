@@ -329,8 +329,11 @@ async def test_model_lifecycle_gate_rollback_and_audit(
         == 1
     )
     assert harness.sample("continuum_registry_champion_version", {"pipeline": "churn"}) == 2
-    text = (await harness.http.get("/metrics/")).text
-    assert "continuum_registry_champion_version" in text
+    # /metrics itself answers (no redirect to /metrics/, which a plain scrape does not follow).
+    scraped = await harness.http.get("/metrics")
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain")
+    assert "continuum_registry_champion_version" in scraped.text
 
 
 async def test_failed_run_is_audited_without_a_version(

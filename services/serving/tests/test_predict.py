@@ -218,8 +218,11 @@ async def test_pipelines_health_and_metrics_endpoints() -> None:
         health = await world.client.get("/health")
         assert health.status_code == 200
         assert health.json()["status"] == "ok"
+        assert health.json()["service"] == "serving"  # what `continuum up` checks
         assert health.json()["models"] == {"flights": 1}
-        text = (await world.client.get("/metrics")).text
+        scraped = await world.client.get("/metrics")
+        assert scraped.status_code == 200
+        text = scraped.text
         for name in (
             "continuum_serving_model_version",
             "continuum_serving_model_swaps_total",

@@ -196,7 +196,9 @@ async def test_broken_data_publishes_a_failed_run_and_the_service_goes_on(
 
         await publish_event(t.broker, h.batch(400), source=SRC)  # 600 new rows >= 300
         await t.service.runner.idle()
-        assert (await t.service.health())["status"] == "ok"
+        health = await t.service.health()
+        assert health["status"] == "ok"
+        assert health["service"] == "trainer"  # what `continuum up` checks
 
     assert [e.status for e in h.trained] == ["failed", "succeeded"]
     good = h.trained[1]

@@ -15,9 +15,9 @@ from importlib.metadata import version
 from typing import Any
 
 from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
-from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from continuum.contracts import ModelTrained
 from continuum.contracts.topics import MODELS_TRAINED
@@ -147,5 +147,11 @@ def create_app(
         body = {"status": "ok" if healthy else "unhealthy", "service": SERVICE, **checks}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
-    app.mount("/metrics", make_asgi_app(registry))
+    # A route, not a mount: a Starlette mount answers /metrics with a 307 to /metrics/,
+    # which a plain scrape or curl does not follow.
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
     return app

@@ -99,6 +99,7 @@ def build_router(state: ServingState) -> APIRouter:
         status = "ok" if broker_ok and table.synced else "starting" if broker_ok else "degraded"
         body = {
             "status": status,
+            "service": "serving",
             "broker": broker_ok,
             "registry_synced": table.synced,
             "models": {k: v for k, v in table.versions().items() if v is not None},

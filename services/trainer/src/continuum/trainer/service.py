@@ -123,7 +123,7 @@ class TrainerService:
         (reason, failed runs in a row), when its retry is due (``null``: none planned) and
         its last finished run (``outcome``: succeeded, failed or skipped)."""
         if not self.started:
-            return {"status": "starting"}
+            return {"status": "starting", "service": "trainer"}
         failures = {f.pipeline: f for f in self.state.failures.all()}
         pipelines: dict[str, dict[str, object]] = {}
         for pipeline in self.state.pipelines():
@@ -137,7 +137,12 @@ class TrainerService:
                 "next_retry_at": retry_at.isoformat() if retry_at else None,
                 "last_run": _finished(self.state.policy.last_finished(pipeline)),
             }
-        return {"status": "ok", "running": dict(self.runner.current), "pipelines": pipelines}
+        return {
+            "status": "ok",
+            "service": "trainer",
+            "running": dict(self.runner.current),
+            "pipelines": pipelines,
+        }
 
     # -- specs ------------------------------------------------------------------------
     async def spec(self, pipeline: str, *, attempts: int | None = 3) -> PipelineSpec | None:
