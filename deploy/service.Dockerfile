@@ -30,6 +30,7 @@ COPY libs/contracts/pyproject.toml libs/contracts/
 COPY libs/kafka/pyproject.toml libs/kafka/
 COPY libs/modelkit/pyproject.toml libs/modelkit/
 COPY libs/registry-client/pyproject.toml libs/registry-client/
+COPY libs/runtime/pyproject.toml libs/runtime/
 COPY libs/storage/pyproject.toml libs/storage/
 COPY services/${SERVICE}/pyproject.toml services/${SERVICE}/
 RUN --mount=type=cache,target=/root/.cache/uv \
@@ -42,6 +43,7 @@ COPY libs/contracts/ libs/contracts/
 COPY libs/kafka/ libs/kafka/
 COPY libs/modelkit/ libs/modelkit/
 COPY libs/registry-client/ libs/registry-client/
+COPY libs/runtime/ libs/runtime/
 COPY libs/storage/ libs/storage/
 COPY services/${SERVICE}/ services/${SERVICE}/
 RUN --mount=type=cache,target=/root/.cache/uv \

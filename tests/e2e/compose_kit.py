@@ -18,7 +18,7 @@ import yaml
 from pydantic import AliasChoices, BaseModel
 from pydantic_settings import BaseSettings
 
-from continuum.kafka import ServiceSettings
+from continuum.runtime import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"

@@ -9,14 +9,8 @@ from faststream.kafka import KafkaMessage, TestKafkaBroker
 from prometheus_client import CollectorRegistry
 
 from continuum.contracts import TrainingRequested
-from continuum.kafka import (
-    TransientError,
-    build_broker,
-    is_transient,
-    publish_event,
-    publish_events,
-)
-from continuum.kafka.settings import KafkaSettings
+from continuum.kafka import KafkaSettings, build_broker, publish_event, publish_events
+from continuum.runtime import TransientError, is_transient
 
 
 def _broker(registry: CollectorRegistry, **overrides: Any) -> Any:

@@ -118,7 +118,7 @@ async def test_refused_publish_is_retried_before_the_next_prediction(tmp_path) -
     try:
         await h.monitor.on_prediction(events[49])
     except Exception as exc:
-        from continuum.kafka import is_transient
+        from continuum.runtime import is_transient
 
         assert is_transient(exc)
     else:

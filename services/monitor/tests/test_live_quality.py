@@ -21,9 +21,9 @@ from monitor_testkit import (
 )
 
 from continuum.contracts import Feedback, QualityMeasured
-from continuum.kafka import TransientError
 from continuum.monitor.live_quality import hanley_mcneil, measure
 from continuum.monitor.quality import LoggedPrediction, roc_auc
+from continuum.runtime import TransientError
 
 WINDOW = 200
 

@@ -18,8 +18,8 @@ from monitor_testkit import (
     traffic,
 )
 
-from continuum.kafka import is_transient
 from continuum.monitor.windows import PredictionWindow, WindowRow
+from continuum.runtime import is_transient
 from continuum.storage import IntegrityError
 
 

@@ -24,13 +24,14 @@ from continuum.contracts.topics import (
     TRAINING_REQUESTS,
     dlq_topic,
 )
-from continuum.kafka import KafkaSettings, TransientError, publish_event
+from continuum.kafka import KafkaSettings, publish_event
 from continuum.registry import announcements
 from continuum.registry.app import create_app
 from continuum.registry.settings import RegistrySettings
 from continuum.registry.sql_store import SqlRegistryStore
 from continuum.registry.store import RegistryStore, StoreUnavailableError
 from continuum.registry_client import RegistryClient, RegistryError
+from continuum.runtime import TransientError
 from continuum.storage import ObjectStore
 
 TOKEN = "test-token-0123456789"

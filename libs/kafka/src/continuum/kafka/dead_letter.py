@@ -22,7 +22,7 @@ from faststream import BaseMiddleware
 from prometheus_client import CollectorRegistry, Counter
 
 from continuum.contracts.topics import DLQ_SUFFIX, dlq_topic
-from continuum.kafka.errors import is_transient
+from continuum.runtime.retry import Backoff, is_transient
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
@@ -70,7 +70,7 @@ class DeadLetterQueue:
     ) -> None:
         self.service = service
         self.broker: KafkaBroker | None = None
-        self.backoff_seconds = backoff_seconds
+        self.backoff = Backoff(first_seconds=backoff_seconds)
         self.max_transient_attempts = max_transient_attempts
         self.sleep = sleep
         self.transient_attempts: dict[Coordinates, int] = {}
@@ -121,7 +121,7 @@ class DeadLetterQueue:
             self.transient_attempts.pop(key, None)
             return False
         self.transient_attempts[key] = attempts
-        await self.sleep(min(self.backoff_seconds * 2 ** (attempts - 1), 30.0))
+        await self.sleep(self.backoff.delay(attempts))
         return True
 
     def forget(self, records: list[ConsumerRecord[Any, Any]]) -> None:

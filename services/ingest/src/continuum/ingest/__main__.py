@@ -2,7 +2,7 @@
 
 from continuum.ingest.app import create_app
 from continuum.ingest.settings import IngestSettings
-from continuum.kafka.serve import serve
+from continuum.runtime.serve import serve
 
 
 def main() -> None:

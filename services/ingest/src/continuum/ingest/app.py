@@ -19,7 +19,7 @@ from continuum.ingest.metrics import SERVICE, IngestMetrics
 from continuum.ingest.service import IngestService
 from continuum.ingest.settings import IngestSettings
 from continuum.kafka import build_broker, watch_consumer_lag
-from continuum.kafka.asgi import observability_routes
+from continuum.runtime.health import observability_routes
 
 
 def create_app(settings: IngestSettings | None = None) -> AsgiFastStream:

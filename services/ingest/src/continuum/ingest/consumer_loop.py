@@ -21,10 +21,9 @@ from continuum.ingest.kafka_io import ConsumerCommitter, kafka_tp
 from continuum.ingest.lanes import TopicPartition
 from continuum.ingest.metrics import IngestMetrics
 from continuum.ingest.ports import SourceMessage
+from continuum.runtime import Backoff
 
 logger = logging.getLogger(__name__)
-
-MAX_BACKOFF_SECONDS = 30.0
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -61,7 +60,7 @@ class ConsumerLoop:
         self.committer = committer
         self.metrics = metrics
         self.tick_seconds = tick_seconds
-        self.backoff_seconds = backoff_seconds
+        self.backoff = Backoff(backoff_seconds)
         self.connected = False
         self.paused: set[TopicPartition] = set()
         self.subscribed: frozenset[str] = frozenset()
@@ -97,17 +96,17 @@ class ConsumerLoop:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def _connect(self) -> Any | None:
-        attempts = 0
+        failures = 0
         while not self._stopping.is_set():
             consumer = self.make_consumer()
             try:
                 await consumer.start()
             except Exception as exc:
                 await consumer.stop()
-                attempts += 1
+                failures += 1
                 self.last_error = f"kafka: {exc}"
                 logger.warning("kafka not reachable (%s); retrying", exc)
-                await self._sleep(min(self.backoff_seconds * 2 ** (attempts - 1), 30.0))
+                await self._sleep(self.backoff.delay(failures))
                 continue
             self.committer.consumer = consumer
             self.connected, self.last_error = True, None
@@ -144,7 +143,7 @@ class ConsumerLoop:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 logger.exception("ingest step failed; rewinding to the committed offsets")
                 await self._rewind(consumer)
-                await self._sleep(min(self.backoff_seconds * 2 ** (failures - 1), 30.0))
+                await self._sleep(self.backoff.delay(failures))
                 continue
             failures, self.last_error = 0, None
             for tp, offset in blocked.items():

@@ -14,6 +14,7 @@ from continuum.ingest.metrics import IngestMetrics
 from continuum.ingest.settings import IngestSettings
 from continuum.ingest.spec_sync import SpecSync
 from continuum.registry_client import RegistryClient
+from continuum.runtime import Backoff
 from continuum.storage import open_store
 
 logger = logging.getLogger(__name__)
@@ -67,18 +68,19 @@ class IngestService:
         ]
 
     async def _run_consumer(self) -> None:
-        attempts = 0
+        # Not `retrying`: a stop must end the wait at once, and any error is Kafka's.
+        backoff = Backoff(self.settings.retry_backoff_seconds)
+        failures = 0
         while not self._stopping.is_set():
             try:
                 await self.publisher.start()
                 break
             except Exception as exc:
-                attempts += 1
+                failures += 1
                 self.loop.last_error = f"kafka producer: {exc}"
                 logger.warning("kafka producer cannot connect (%s); retrying", exc)
                 with contextlib.suppress(TimeoutError):
-                    delay = min(self.settings.retry_backoff_seconds * 2 ** (attempts - 1), 30.0)
-                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                    await asyncio.wait_for(self._stopping.wait(), backoff.delay(failures))
         if not self._stopping.is_set():
             await self.loop.run()
 

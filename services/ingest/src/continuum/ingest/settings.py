@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, Field
 
-from continuum.kafka import RegistryCallerSettings
+from continuum.kafka import KafkaSettings
+from continuum.runtime import RegistryCallerSettings
 
 
 class IngestSettings(RegistryCallerSettings):
     """Read from ``CONTINUUM_*`` (shared) and ``CONTINUUM_INGEST_*`` (ingest's own)."""
 
     service_name: str = "ingest"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     http_port: int = Field(default=8101, ge=0, le=65535)
     group_id: str = Field(
         default="continuum-ingest",

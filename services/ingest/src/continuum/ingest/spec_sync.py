@@ -17,10 +17,9 @@ from typing import Protocol
 from continuum.contracts import PipelineChanged
 from continuum.ingest.engine import IngestEngine
 from continuum.registry_client import PipelineSpecRecord, PipelineSummary, RegistryError
+from continuum.runtime import Backoff
 
 logger = logging.getLogger(__name__)
-
-MAX_BACKOFF_SECONDS = 30.0
 
 
 class SpecSource(Protocol):
@@ -45,7 +44,7 @@ class SpecSync:
         self.registry = registry
         self.engine = engine
         self.refresh_seconds = refresh_seconds
-        self.backoff_seconds = backoff_seconds
+        self.backoff = Backoff(backoff_seconds)
         self.synced_once = False
         self.last_error: str | None = None
         self._wake = asyncio.Event()
@@ -76,7 +75,7 @@ class SpecSync:
 
     async def run(self) -> None:
         """Sync, then fetch on wake-ups and re-sync periodically; retries with backoff."""
-        attempts = 0
+        failures = 0
         loop = asyncio.get_running_loop()
         next_full = loop.time()
         while True:
@@ -96,10 +95,10 @@ class SpecSync:
                 logger.exception("spec sync failed; retrying")
             behind = self.last_error is not None or bool(self.engine.catalog.not_ready())
             if behind:
-                attempts += 1
-                wait = min(self.backoff_seconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
+                failures += 1
+                wait = self.backoff.delay(failures)
             else:
-                attempts = 0
+                failures = 0
                 wait = max(next_full - loop.time(), 0.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)

@@ -1,8 +1,8 @@
 """``python -m continuum.monitor``: settings from the environment, uvicorn on the HTTP port."""
 
-from continuum.kafka.serve import serve
 from continuum.monitor.app import create_app
 from continuum.monitor.settings import MonitorSettings
+from continuum.runtime.serve import serve
 
 
 def main() -> None:

@@ -8,12 +8,12 @@ from typing import Any
 
 from faststream.asgi import AsgiFastStream
 
-from continuum.kafka.asgi import observability_routes
 from continuum.monitor.drift import import_evidently
 from continuum.monitor.registry_view import RegistryReader
 from continuum.monitor.settings import MonitorSettings
 from continuum.monitor.wiring import MonitorParts, wire
 from continuum.registry_client import RegistryClient
+from continuum.runtime.health import observability_routes
 from continuum.storage import ObjectStore
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from continuum.contracts import ModelPromoted, PipelineChanged
-from continuum.kafka import retrying
 from continuum.monitor.metrics import MonitorMetrics
 from continuum.monitor.pipelines import Champion, PipelineState
 from continuum.monitor.reference import read_reference
@@ -29,6 +28,7 @@ from continuum.monitor.registry_view import (
     load_pipeline,
 )
 from continuum.registry_client import RegistryError
+from continuum.runtime import Backoff, retrying
 from continuum.storage import ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,9 @@ class PipelineDirectory:
     async def bootstrap(self) -> None:
         """Load every pipeline's spec and champion, retrying while the registry is away."""
         await retrying(
-            self._load_all, what="reading the registry", first_wait=self.registry_retry_seconds
+            self._load_all,
+            what="reading the registry",
+            backoff=Backoff(self.registry_retry_seconds),
         )
 
     async def _load_all(self) -> None:

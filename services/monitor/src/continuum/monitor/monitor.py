@@ -23,7 +23,6 @@ from continuum.contracts import (
     QualityMeasured,
     utc_now,
 )
-from continuum.kafka import TransientError
 from continuum.monitor.cooldown import CooldownStore, LastFired
 from continuum.monitor.directory import PipelineDirectory
 from continuum.monitor.drift import DriftDetector
@@ -36,6 +35,7 @@ from continuum.monitor.quality_gauges import QualityTracker
 from continuum.monitor.registry_view import RegistryReader
 from continuum.monitor.seen import SeenEvents
 from continuum.monitor.windows import FullWindow, WindowRow
+from continuum.runtime import TransientError
 from continuum.storage import ObjectStore
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from continuum.kafka import TransientError
 from continuum.monitor.pipelines import Champion, PipelineState
 from continuum.registry_client import (
     ModelVersionRecord,
@@ -15,6 +14,7 @@ from continuum.registry_client import (
     PipelineSummary,
     RegistryError,
 )
+from continuum.runtime import TransientError
 
 
 class RegistryReader(Protocol):

@@ -10,13 +10,15 @@ from pathlib import Path
 
 from pydantic import Field
 
-from continuum.kafka import RegistryCallerSettings
+from continuum.kafka import KafkaSettings
+from continuum.runtime import RegistryCallerSettings
 
 
 class MonitorSettings(RegistryCallerSettings):
     """Everything ``continuum.monitor`` reads from its environment."""
 
     service_name: str = "monitor"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     http_port: int = Field(default=8500, ge=0, le=65535)
     state_dir: Path = Field(
         default=Path(".continuum/monitor"),

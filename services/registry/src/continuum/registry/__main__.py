@@ -1,8 +1,8 @@
 """``python -m continuum.registry``: settings from the environment, uvicorn on the HTTP port."""
 
-from continuum.kafka.serve import serve
 from continuum.registry.app import create_app
 from continuum.registry.settings import RegistrySettings
+from continuum.runtime.serve import serve
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from importlib.metadata import version
 from typing import Any
@@ -18,6 +17,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.routing import Route
 
 from continuum.contracts import ModelTrained
 from continuum.contracts.topics import MODELS_TRAINED
@@ -39,6 +39,7 @@ from continuum.registry.store import (
     RegistryStore,
     StoreUnavailableError,
 )
+from continuum.runtime import Backoff, HealthEndpoint, any_error, broker_connected, retrying
 from continuum.storage import open_store
 
 SERVICE = "registry"
@@ -48,22 +49,24 @@ logger = logging.getLogger(__name__)
 
 
 async def _start_broker(broker: KafkaBroker, timeout_seconds: float) -> None:
-    # Kafka may come up a little after us: retry with backoff rather than die at once.
-    deadline = time.monotonic() + timeout_seconds
-    delay = 0.5
-    while True:
+    """Kafka may come up a little after us: retry with backoff rather than die at once."""
+
+    async def attempt() -> None:
         try:
             await broker.start()
-            return
         except Exception:
             # Close what the failed attempt opened (its producer) before trying again.
             with contextlib.suppress(Exception):
                 await broker.stop()
-            if time.monotonic() + delay > deadline:
-                raise
-            logger.warning("Kafka not reachable yet; retrying in %.1fs", delay, exc_info=True)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            raise
+
+    await retrying(
+        attempt,
+        what="connecting to Kafka",
+        backoff=Backoff(first_seconds=0.5, max_seconds=10.0),
+        within_seconds=timeout_seconds,
+        retryable=any_error,
+    )
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -130,22 +133,19 @@ def create_app(
         app.include_router(router)
     _error_handlers(app)
 
-    @app.get("/health", tags=["ops"])
-    async def health() -> JSONResponse:
-        """200 when the database answers and Kafka is connected, else 503."""
+    async def health() -> dict[str, Any]:
+        """Ok when the database answers and Kafka is connected."""
         checks: dict[str, str] = {}
         try:
             await service.db(service.store.ping)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"error: {exc}"
-        try:
-            checks["kafka"] = "ok" if await broker.ping(timeout=2.0) else "not connected"
-        except Exception as exc:
-            checks["kafka"] = f"error: {exc}"
+        checks["kafka"] = "ok" if await broker_connected(broker) else "not connected"
         healthy = all(value == "ok" for value in checks.values())
-        body = {"status": "ok" if healthy else "unhealthy", "service": SERVICE, **checks}
-        return JSONResponse(body, status_code=200 if healthy else 503)
+        return {"status": "ok" if healthy else "unhealthy", "service": SERVICE, **checks}
+
+    app.router.routes.append(Route("/health", HealthEndpoint(health), methods=["GET"]))
 
     # A route, not a mount: a Starlette mount answers /metrics with a 307 to /metrics/,
     # which a plain scrape or curl does not follow.

@@ -10,12 +10,12 @@ import asyncio
 import logging
 
 from continuum.contracts import ModelTrained, PipelineSpec
-from continuum.kafka import TransientError
 from continuum.registry import announcements
 from continuum.registry.candidate_check import CandidateChecker, CandidateCheckError
 from continuum.registry.gate import GateResult, decide, rejected
 from continuum.registry.service import RegistryService
 from continuum.registry.store import StoreUnavailableError
+from continuum.runtime import TransientError
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from typing import Self
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 
-from continuum.kafka import ServiceSettings
+from continuum.kafka import KafkaSettings
+from continuum.runtime import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class RegistrySettings(ServiceSettings):
     """Settings of ``continuum.registry`` (env ``CONTINUUM_*`` and ``CONTINUUM_REGISTRY_*``)."""
 
     service_name: str = "registry"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     http_port: int = Field(default=8100, ge=0, le=65535)
     state_dir: Path | None = Field(
         default=None, description="Durable local state (the SQLite file lives here by default)."

@@ -1,6 +1,6 @@
 """``python -m continuum.serving``: settings from the environment, uvicorn on the HTTP port."""
 
-from continuum.kafka.serve import serve
+from continuum.runtime.serve import serve
 from continuum.serving.app import create_app
 from continuum.serving.settings import ServingSettings
 

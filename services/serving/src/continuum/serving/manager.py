@@ -15,9 +15,9 @@ from typing import TypeVar
 from uuid import UUID
 
 from continuum.contracts import ModelArtifacts, ModelPromoted, PipelineChanged, PipelineSpec
-from continuum.kafka import is_transient, retrying
 from continuum.modelkit import UntrustedModelError
 from continuum.registry_client import RegistryClient, RegistryError
+from continuum.runtime import Backoff, is_transient, retrying
 from continuum.serving.loading import load_and_warm
 from continuum.serving.metrics import ServingMetrics
 from continuum.serving.models import ModelTable, PipelineSlot
@@ -255,5 +255,5 @@ class ModelManager:
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         return await retrying(
-            call, what="registry call", first_wait=self.retry_seconds, retryable=_retryable
+            call, what="registry call", backoff=Backoff(self.retry_seconds), retryable=_retryable
         )

@@ -9,7 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic_core import to_json
+from starlette.routing import Route
 
+from continuum.runtime import HealthEndpoint, broker_connected
 from continuum.serving.metrics import UNKNOWN_PIPELINE
 from continuum.serving.state import ServingState
 from continuum.serving.validation import PredictRequest, RequestInvalidError
@@ -88,16 +90,15 @@ def build_router(state: ServingState) -> APIRouter:
             )
         return _json({"pipelines": body})
 
-    @router.get("/health")
-    async def health() -> Response:
-        """200 once the broker is connected and the first registry sync is done.
+    async def health() -> dict[str, Any]:
+        """Ok once the broker is connected and the first registry sync is done.
 
         Having no model yet is healthy (a fresh platform starts before its first model);
         those pipelines answer 503 on predict.
         """
-        broker_ok = await state.broker_connected()
+        broker_ok = await broker_connected(state.broker)
         status = "ok" if broker_ok and table.synced else "starting" if broker_ok else "degraded"
-        body = {
+        return {
             "status": status,
             "service": "serving",
             "broker": broker_ok,
@@ -106,7 +107,8 @@ def build_router(state: ServingState) -> APIRouter:
             "pipelines": sorted(table.slots),
             "prediction_log_queue": state.log.queue.qsize(),
         }
-        return _json(body, 200 if status == "ok" else 503)
+
+    router.routes.append(Route("/health", HealthEndpoint(health), methods=["GET"]))
 
     @router.get("/metrics")
     async def prometheus_metrics() -> Response:

@@ -10,7 +10,8 @@ from uuid import uuid4
 
 from pydantic import Field
 
-from continuum.kafka import RegistryCallerSettings
+from continuum.kafka import KafkaSettings
+from continuum.runtime import RegistryCallerSettings
 
 
 def _instance_id() -> str:
@@ -21,6 +22,7 @@ class ServingSettings(RegistryCallerSettings):
     """Everything ``continuum.serving`` reads from its environment."""
 
     service_name: str = "serving"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     http_port: int = Field(default=8400, ge=0, le=65535)
     instance_id: str = Field(
         default_factory=_instance_id,

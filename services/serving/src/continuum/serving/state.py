@@ -14,8 +14,6 @@ from continuum.serving.prediction_log import PredictionLog
 from continuum.serving.predictor import Predictor
 from continuum.serving.settings import ServingSettings
 
-BROKER_PING_SECONDS = 2.0
-
 
 @dataclass
 class ServingState:
@@ -29,10 +27,3 @@ class ServingState:
     manager: ModelManager
     log: PredictionLog
     predictor: Predictor
-
-    async def broker_connected(self) -> bool:
-        """Whether the Kafka cluster answers (a metadata call, bounded in time)."""
-        try:
-            return bool(await self.broker.ping(timeout=BROKER_PING_SECONDS))
-        except Exception:
-            return False

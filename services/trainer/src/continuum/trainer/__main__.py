@@ -1,6 +1,6 @@
 """``python -m continuum.trainer``: settings from the environment, uvicorn on the HTTP port."""
 
-from continuum.kafka.serve import serve
+from continuum.runtime.serve import serve
 from continuum.trainer.app import create_app
 from continuum.trainer.settings import TrainerSettings
 

@@ -23,8 +23,8 @@ from continuum.contracts import (
     topics,
 )
 from continuum.kafka import build_broker, watch_consumer_lag
-from continuum.kafka.asgi import observability_routes
 from continuum.registry_client import RegistryClient
+from continuum.runtime.health import observability_routes
 from continuum.trainer.jobs import TrainFn
 from continuum.trainer.metrics import TrainerMetrics
 from continuum.trainer.runner import Runner, make_executor

@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from continuum.runtime import Backoff
 from continuum.trainer.jobs import TriggerRef
 from continuum.trainer.records import RUN_NAMESPACE, Failure, Run
 from continuum.trainer.settings import TrainerSettings
@@ -52,7 +53,7 @@ class RetryPolicy:
         the retries are used up)."""
         if failed_runs < 1 or failed_runs > self.max_retries:
             return None
-        return float(min(self.first_seconds * 2 ** (failed_runs - 1), self.max_seconds))
+        return Backoff(self.first_seconds, self.max_seconds).delay(failed_runs)
 
 
 def note_outcome(

@@ -20,8 +20,9 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from continuum.contracts import DataVersion, ModelTrained, utc_now
-from continuum.kafka import publish_event, retrying
+from continuum.kafka import publish_event
 from continuum.registry_client import RegistryClient
+from continuum.runtime import Backoff, retrying
 from continuum.trainer import retries
 from continuum.trainer.jobs import ChampionRef, JobBatch, TrainFn, TrainingJob, TrainingResult
 from continuum.trainer.metrics import TrainerMetrics
@@ -171,14 +172,14 @@ class Runner:
         record = await retrying(
             lambda: self.registry.get_spec(pipeline),
             what=f"fetching spec of {pipeline}",
-            max_wait=self.settings.retry_max_seconds,
+            backoff=Backoff(max_seconds=self.settings.retry_max_seconds),
         )
         if record is None:
             return None
         champion = await retrying(
             lambda: self.registry.get_champion(pipeline),
             what=f"fetching champion of {pipeline}",
-            max_wait=self.settings.retry_max_seconds,
+            backoff=Backoff(max_seconds=self.settings.retry_max_seconds),
         )
         champion_ref: ChampionRef | None = None
         if champion is not None:
@@ -188,7 +189,7 @@ class Runner:
                 old = await retrying(
                     lambda: self.registry.get_spec_version(pipeline, champion.spec_version),
                     what=f"fetching spec v{champion.spec_version} of {pipeline}",
-                    max_wait=self.settings.retry_max_seconds,
+                    backoff=Backoff(max_seconds=self.settings.retry_max_seconds),
                 )
                 champion_spec = old.spec if old else champion_spec
             champion_ref = ChampionRef(
@@ -268,7 +269,7 @@ class Runner:
         await retrying(
             lambda: publish_event(self.broker, event, source=SOURCE),
             what=f"publishing ModelTrained for {run.run_id}",
-            max_wait=self.settings.retry_max_seconds,
+            backoff=Backoff(max_seconds=self.settings.retry_max_seconds),
         )
         with self.state.transaction() as tx:
             tx.finish_run(run.run_id, event.status)

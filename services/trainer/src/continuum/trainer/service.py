@@ -40,8 +40,8 @@ from continuum.contracts import (
     TrainingRequested,
     utc_now,
 )
-from continuum.kafka import retrying
 from continuum.registry_client import RegistryClient
+from continuum.runtime import Backoff, retrying
 from continuum.trainer import label_wait, quality_policy
 from continuum.trainer.jobs import TriggerRef
 from continuum.trainer.metrics import TrainerMetrics
@@ -152,7 +152,7 @@ class TrainerService:
                 lambda: self.registry.get_spec(pipeline),
                 what=f"fetching spec of {pipeline}",
                 attempts=attempts,
-                max_wait=self.settings.retry_max_seconds,
+                backoff=Backoff(max_seconds=self.settings.retry_max_seconds),
             )
             if record is None:
                 return None

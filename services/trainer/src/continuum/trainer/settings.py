@@ -7,13 +7,15 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field
 
-from continuum.kafka import RegistryCallerSettings
+from continuum.kafka import KafkaSettings
+from continuum.runtime import RegistryCallerSettings
 
 
 class TrainerSettings(RegistryCallerSettings):
     """Read from ``CONTINUUM_*`` (shared) and ``CONTINUUM_TRAINER_*`` (trainer only)."""
 
     service_name: str = "trainer"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     state_dir: Path = Field(default=Path("./.continuum/state/trainer"))
     worker_mode: Literal["process", "thread"] = Field(
         default="process",

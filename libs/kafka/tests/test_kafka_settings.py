@@ -5,7 +5,7 @@ from faststream.security import SASLPlaintext, SASLScram512
 from pydantic import ValidationError
 
 from continuum.kafka.security import security_from
-from continuum.kafka.settings import KafkaSettings, ServiceSettings
+from continuum.kafka.settings import KafkaSettings
 
 
 def test_defaults_are_a_local_plaintext_broker(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -17,10 +17,7 @@ def test_defaults_are_a_local_plaintext_broker(monkeypatch: pytest.MonkeyPatch) 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONTINUUM_KAFKA_BOOTSTRAP_SERVERS", "k1:9092,k2:9092")
-    monkeypatch.setenv("CONTINUUM_HTTP_PORT", "8123")
-    settings = ServiceSettings()
-    assert settings.kafka.bootstrap_servers == "k1:9092,k2:9092"
-    assert settings.http_port == 8123
+    assert KafkaSettings().bootstrap_servers == "k1:9092,k2:9092"
 
 
 def test_sasl_without_credentials_names_the_missing_variables() -> None:
@@ -55,22 +52,3 @@ def test_password_is_not_printed() -> None:
         sasl_password="hunter2",  # type: ignore[arg-type]
     )
     assert "hunter2" not in repr(settings)
-
-
-async def test_health_is_degraded_while_the_broker_is_not_connected() -> None:
-    from continuum.kafka.asgi import with_broker_check
-
-    class Broker:
-        connected = False
-
-        async def ping(self, timeout: float | None) -> bool:  # noqa: ASYNC109
-            return self.connected
-
-    async def check() -> dict[str, object]:
-        return {"status": "ok", "running": {}}
-
-    broker = Broker()
-    combined = with_broker_check(check, broker)
-    assert await combined() == {"status": "degraded", "running": {}, "kafka": "not connected"}
-    broker.connected = True
-    assert await combined() == {"status": "ok", "running": {}, "kafka": "ok"}

@@ -1,4 +1,10 @@
-"""``/health`` and ``/metrics`` for services that have no HTTP API of their own."""
+"""``/health`` and ``/metrics``: the one way every service answers them.
+
+A service supplies a :data:`HealthCheck` (what it knows about itself); this module turns
+it into the HTTP answer: 200 with the check's JSON when its ``status`` is ``ok``, else
+503. Broker-only services mount :func:`observability_routes` beside their broker; the
+FastAPI services add :class:`HealthEndpoint` as a route.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +23,18 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def health_app(check: HealthCheck) -> ASGIApp:
-    """A plain ASGI app answering 200 with the check's JSON, or 503 when not ok."""
+class HealthEndpoint:
+    """A plain ASGI app answering 200 with the check's JSON, or 503 when not ok.
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        status = await check()
+    A class rather than a function so that Starlette routes treat it as an ASGI app.
+    """
+
+    def __init__(self, check: HealthCheck) -> None:
+        self.check = check
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the check and answer with its status."""
+        status = await self.check()
         body = json.dumps(status, default=str).encode()
         await send(
             {
@@ -32,8 +45,6 @@ def health_app(check: HealthCheck) -> ASGIApp:
         )
         await send({"type": "http.response.body", "body": body})
 
-    return app
-
 
 class Pingable(Protocol):
     """A broker that can tell whether it is connected (FastStream's brokers can)."""
@@ -41,12 +52,23 @@ class Pingable(Protocol):
     async def ping(self, timeout: float | None) -> bool: ...  # noqa: ASYNC109 (FastStream API)
 
 
+BROKER_PING_SECONDS = 2.0
+
+
+async def broker_connected(broker: Pingable) -> bool:
+    """Whether the broker answers a ping in time (an error counts as not connected)."""
+    try:
+        return bool(await broker.ping(timeout=BROKER_PING_SECONDS))
+    except Exception:
+        return False
+
+
 def with_broker_check(check: HealthCheck, broker: Pingable) -> HealthCheck:
     """``check`` plus the broker's connection: not ok while Kafka is unreachable."""
 
     async def combined() -> dict[str, Any]:
         status = dict(await check())
-        connected = await broker.ping(timeout=2.0)
+        connected = await broker_connected(broker)
         status["kafka"] = "ok" if connected else "not connected"
         if not connected and status.get("status") == "ok":
             status["status"] = "degraded"
@@ -64,4 +86,4 @@ def observability_routes(
     """
     if broker is not None:
         check = with_broker_check(check, broker)
-    return [("/metrics", make_asgi_app(registry)), ("/health", health_app(check))]
+    return [("/metrics", make_asgi_app(registry)), ("/health", HealthEndpoint(check))]

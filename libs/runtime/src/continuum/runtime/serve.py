@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from continuum.kafka.settings import ServiceSettings
+from continuum.runtime.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
 

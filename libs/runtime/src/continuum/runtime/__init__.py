@@ -1,0 +1,34 @@
+"""What every Continuum service runs on: settings base, ``serve``, ``/health``, retries."""
+
+from continuum.runtime.health import (
+    HealthCheck,
+    HealthEndpoint,
+    broker_connected,
+    observability_routes,
+    with_broker_check,
+)
+from continuum.runtime.retry import (
+    TRANSIENT_ERRORS,
+    Backoff,
+    TransientError,
+    any_error,
+    is_transient,
+    retrying,
+)
+from continuum.runtime.settings import RegistryCallerSettings, ServiceSettings
+
+__all__ = [
+    "TRANSIENT_ERRORS",
+    "Backoff",
+    "HealthCheck",
+    "HealthEndpoint",
+    "RegistryCallerSettings",
+    "ServiceSettings",
+    "TransientError",
+    "any_error",
+    "broker_connected",
+    "is_transient",
+    "observability_routes",
+    "retrying",
+    "with_broker_check",
+]
