@@ -189,7 +189,9 @@ def serve(variant: str, port: int) -> None:
             app = _baseline_app(pipeline)
         else:
             from continuum.kafka import KafkaSettings
-            from continuum.serving.app import create_app
+            from continuum.registry_client import RegistryClient
+            from continuum.serving.app import app_for
+            from continuum.serving.bootstrap import build
             from continuum.serving.settings import ServingSettings
 
             settings = ServingSettings(
@@ -199,8 +201,12 @@ def serve(variant: str, port: int) -> None:
                 inline_max_rows=1000 if variant == "serving-inline" else 0,
                 batch_max_rows=1 if variant == "serving-nobatch" else 1000,
             )
-            app = create_app(settings, registry_transport=_registry_transport(spec, artifacts))
-            _null_kafka(app.state.serving.broker)
+            registry = RegistryClient(
+                "http://registry.bench", transport=_registry_transport(spec, artifacts)
+            )
+            parts = build(settings, registry=registry)
+            _null_kafka(parts.broker)
+            app = app_for(parts)
         uvicorn.run(
             app, host="127.0.0.1", port=port, access_log=False, log_level="warning",
             loop="uvloop", http="httptools",

@@ -9,8 +9,8 @@ from faststream.kafka import TestKafkaBroker
 
 from continuum.contracts import PipelineChanged
 from continuum.contracts.topics import PIPELINES_CHANGED
-from continuum.ingest.app import create_app
-from continuum.ingest.service import IngestService
+from continuum.ingest.app import app_for, create_app
+from continuum.ingest.bootstrap import build
 from continuum.ingest.settings import IngestSettings
 from continuum.kafka import KafkaSettings
 
@@ -41,8 +41,9 @@ async def test_health_and_metrics_routes() -> None:
 
 
 async def test_pipelines_changed_announces_the_pipeline() -> None:
-    app = create_app(_settings())
-    service: IngestService = app.state  # type: ignore[attr-defined]
+    parts = build(_settings())
+    app = app_for(parts)
+    service = parts.service
     event = PipelineChanged(
         pipeline="flights", spec_version=3, spec_sha256="a" * 64, source_topic="flights.raw"
     )
@@ -53,7 +54,7 @@ async def test_pipelines_changed_announces_the_pipeline() -> None:
 
 
 async def test_service_starts_and_stops_while_kafka_and_registry_are_down() -> None:
-    service = create_app(_settings()).state  # type: ignore[attr-defined]
+    service = build(_settings()).service
     await service.start()
     health = await service.health()
     assert health["status"] == "starting"

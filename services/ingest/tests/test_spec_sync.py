@@ -5,48 +5,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import httpx
 import pytest
-from ingest_testkit import Harness, make_record, make_spec
+from ingest_testkit import Harness, make_spec
 
 from continuum.contracts import PipelineChanged
 from continuum.ingest.spec_sync import SpecSync
-from continuum.registry_client import PipelineSpecRecord, PipelineSummary, RegistryClient
+from continuum.registry_client import PipelineSpecRecord
+from continuum.registry_client.testing import FakeRegistry
 
 SHA = "0" * 64
 
 
-class FakeRegistry:
-    """Serves the registry routes ingest calls; unreachable for the first ``down`` calls."""
-
-    def __init__(self, down: int = 0) -> None:
-        self.down = down
-        self.records = {"flights": make_record()}
-        self.calls: list[str] = []
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append(request.url.path)
-        if self.down > 0:
-            self.down -= 1
-            raise httpx.ConnectError("connection refused", request=request)
-        if request.url.path == "/v1/pipelines":
-            summaries = [
-                PipelineSummary(
-                    name=r.name,
-                    spec_version=r.spec_version,
-                    source_topic=r.spec.source_topic,
-                    task=r.spec.task,
-                ).model_dump(mode="json")
-                for r in self.records.values()
-            ]
-            return httpx.Response(200, json=summaries)
-        name = request.url.path.rsplit("/", 1)[-1]
-        if name not in self.records:
-            return httpx.Response(404, json={"detail": "no such pipeline"})
-        return httpx.Response(200, content=self.records[name].model_dump_json(by_alias=True))
-
-    def client(self) -> RegistryClient:
-        return RegistryClient("http://registry", transport=httpx.MockTransport(self.handler))
+def flights_registry(unreachable_calls: int = 0) -> FakeRegistry:
+    """The registry with the flights pipeline at v1."""
+    registry = FakeRegistry(unreachable_calls=unreachable_calls)
+    registry.apply(make_spec())
+    return registry
 
 
 def changed(version: int, change: str = "applied") -> PipelineChanged:
@@ -63,7 +37,7 @@ async def test_sync_all_fails_while_unreachable_then_installs(
     harness_factory: Callable[[], Harness],
 ) -> None:
     h = harness_factory()
-    registry = FakeRegistry(down=1)
+    registry = flights_registry(unreachable_calls=1)
     sync = SpecSync(registry.client(), h.engine)
     with pytest.raises(ConnectionError):
         await sync.sync_all()
@@ -78,7 +52,7 @@ async def test_run_retries_until_the_registry_answers(
     harness_factory: Callable[[], Harness],
 ) -> None:
     h = harness_factory()
-    registry = FakeRegistry(down=3)
+    registry = flights_registry(unreachable_calls=3)
     sync = SpecSync(registry.client(), h.engine, backoff_seconds=0.001)
     installed = asyncio.Event()
     install = h.engine.install
@@ -101,10 +75,10 @@ async def test_changed_event_fetches_the_new_version(
     harness_factory: Callable[[], Harness],
 ) -> None:
     h = harness_factory()
-    registry = FakeRegistry()
+    registry = flights_registry()
     sync = SpecSync(registry.client(), h.engine, backoff_seconds=0.001)
     await sync.sync_all()
-    registry.records["flights"] = make_record(make_spec(description="v2"), version=2)
+    assert registry.apply(make_spec(description="v2")) == 2
     await sync.on_changed(changed(2))
     assert h.engine.catalog.not_ready() == ["flights"]  # records wait until it is fetched
     await sync.fetch_missing()
@@ -117,7 +91,7 @@ async def test_announced_pipeline_without_spec_stays_waiting(
     harness_factory: Callable[[], Harness],
 ) -> None:
     h = harness_factory()
-    registry = FakeRegistry()
+    registry = flights_registry()
     sync = SpecSync(registry.client(), h.engine)
     await sync.on_changed(
         PipelineChanged(pipeline="other", spec_version=1, spec_sha256=SHA, source_topic="other.raw")
@@ -129,7 +103,7 @@ async def test_announced_pipeline_without_spec_stays_waiting(
 
 async def test_retired_pipeline_is_dropped(harness_factory: Callable[[], Harness]) -> None:
     h = harness_factory()
-    sync = SpecSync(FakeRegistry().client(), h.engine)
+    sync = SpecSync(flights_registry().client(), h.engine)
     await sync.sync_all()
     await sync.on_changed(changed(2, change="retired"))
     assert h.engine.catalog.entries == {}

@@ -5,16 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
 import httpx
-from fastapi import FastAPI
 from faststream.kafka import TestKafkaBroker
 
 from continuum.contracts import ModelArtifacts, ModelPromoted, PipelineSpec
@@ -27,10 +24,10 @@ from continuum.modelkit import (
     labels,
     records_to_frame,
 )
-from continuum.registry_client import ModelVersionRecord, PipelineSpecRecord, PipelineSummary
-from continuum.serving.app import create_app
+from continuum.registry_client.testing import FakeRegistry
+from continuum.serving.app import app_for
+from continuum.serving.bootstrap import ServingParts, build
 from continuum.serving.settings import ServingSettings
-from continuum.serving.state import ServingState
 from continuum.storage import MemoryObjectStore, ObjectStore
 
 ORIGINS = ["EWR", "JFK", "LGA"]
@@ -95,93 +92,13 @@ def train_artifacts(
 
 
 @dataclass
-class FakeRegistry:
-    """Answers the registry routes serving calls, from dicts the test fills."""
-
-    specs: dict[str, PipelineSpec] = field(default_factory=dict)
-    models: dict[tuple[str, int], ModelVersionRecord] = field(default_factory=dict)
-    champions: dict[str, int] = field(default_factory=dict)
-    unreachable_calls: int = 0
-    calls: list[str] = field(default_factory=list)
-
-    def add_model(self, pipeline: str, version: int, artifacts: ModelArtifacts) -> None:
-        self.models[(pipeline, version)] = ModelVersionRecord(
-            pipeline=pipeline,
-            version=version,
-            run_id=f"run-{version}",
-            trigger="manual",
-            spec_version=1,
-            decision="promoted",
-            decision_reason="test",
-            artifacts=artifacts,
-            correlation_id=str(uuid4()),
-            created_at=datetime.now(UTC),
-        )
-
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        self.calls.append(path)
-        if self.unreachable_calls > 0:
-            self.unreachable_calls -= 1
-            raise httpx.ConnectError("connection refused", request=request)
-        if path == "/v1/pipelines":
-            rows = [
-                PipelineSummary(
-                    name=name,
-                    spec_version=1,
-                    source_topic=spec.source_topic,
-                    task=spec.task,
-                    champion_version=self.champions.get(name),
-                    model_versions=sum(1 for p, _ in self.models if p == name),
-                ).model_dump(mode="json")
-                for name, spec in self.specs.items()
-            ]
-            return httpx.Response(200, json=rows)
-        if m := re.fullmatch(r"/v1/pipelines/([^/]+)/champion", path):
-            version = self.champions.get(m[1])
-            if version is None:
-                return httpx.Response(404, json={"detail": "no champion"})
-            return self._model(m[1], version)
-        if m := re.fullmatch(r"/v1/pipelines/([^/]+)/models/(\d+)", path):
-            return self._model(m[1], int(m[2]))
-        if m := re.fullmatch(r"/v1/pipelines/([^/]+)(?:/specs/(\d+))?", path):
-            spec = self.specs.get(m[1])
-            if spec is None or (m[2] is not None and int(m[2]) != 1):
-                return httpx.Response(404, json={"detail": "no such spec"})
-            record = PipelineSpecRecord(
-                name=m[1],
-                spec_version=1,
-                spec_sha256=spec.sha256(),
-                spec=spec,
-                created_at=datetime.now(UTC) - timedelta(days=1),
-            )
-            return httpx.Response(200, content=record.model_dump_json(by_alias=True).encode())
-        return httpx.Response(404, json={"detail": f"no route {path}"})
-
-    def _model(self, pipeline: str, version: int) -> httpx.Response:
-        record = self.models.get((pipeline, version))
-        if record is None:
-            return httpx.Response(404, json={"detail": "no such model"})
-        body = record.model_copy(update={"is_champion": self.champions.get(pipeline) == version})
-        return httpx.Response(200, content=body.model_dump_json().encode())
-
-
-@dataclass
 class World:
     """One test's store, registry and app."""
 
     store: MemoryObjectStore
     registry: FakeRegistry
-    app: FastAPI
+    parts: ServingParts
     client: httpx.AsyncClient
-
-    @property
-    def state(self) -> ServingState:
-        state: ServingState = self.app.state.serving
-        return state
 
     def promotion(
         self, version: int, *, reason: str = "gate", pipeline: str = "flights"
@@ -194,7 +111,7 @@ class World:
         )
 
     def metric(self, name: str, **labels: str) -> float:
-        value = self.state.metrics.registry.get_sample_value(name, labels)
+        value = self.parts.metrics.registry.get_sample_value(name, labels)
         return 0.0 if value is None else value
 
     async def predict(self, records: list[dict[str, Any]], pipeline: str = "flights") -> Any:
@@ -236,27 +153,28 @@ async def running(
     store: MemoryObjectStore,
     *,
     wait_synced: bool = True,
-    setup: Callable[[FastAPI], None] | None = None,
+    setup: Callable[[ServingParts], None] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[World]:
     """The app with its lifespan running, Kafka in memory, an HTTP client on it."""
-    app = create_app(settings_for(store, **overrides), registry_transport=registry.transport())
+    parts = build(settings_for(store, **overrides), registry=registry.client())
     if setup is not None:
-        setup(app)
-    state: ServingState = app.state.serving
-    async with TestKafkaBroker(state.broker), app.router.lifespan_context(app):
+        setup(parts)
+    app = app_for(parts)
+    async with TestKafkaBroker(parts.broker), app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://serving") as client:
-            world = World(store, registry, app, client)
+            world = World(store, registry, parts, client)
             if wait_synced:
-                await wait_for(lambda: state.table.synced, "the registry sync")
+                await wait_for(lambda: parts.table.synced, "the registry sync")
             yield world
 
 
 def registry_with_champion(store: ObjectStore, versions: int = 2) -> FakeRegistry:
     """A registry knowing ``flights`` with versions 1..n trained, version 1 the champion."""
     spec = make_spec()
-    registry = FakeRegistry(specs={"flights": spec})
+    registry = FakeRegistry()
+    registry.apply(spec)
     for version in range(1, versions + 1):
         registry.add_model("flights", version, train_artifacts(store, spec, version, seed=version))
     registry.champions["flights"] = 1

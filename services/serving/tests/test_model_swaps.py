@@ -47,7 +47,7 @@ async def test_promotion_swaps_while_requests_are_in_flight(
         # A storm of requests around the promotion: none may fail.
         storm = [asyncio.create_task(world.predict([make_record(rng)])) for _ in range(60)]
         await asyncio.sleep(0)
-        await publish_event(world.state.broker, world.promotion(2), source="test")
+        await publish_event(world.parts.broker, world.promotion(2), source="test")
         storm += [asyncio.create_task(world.predict([make_record(rng)])) for _ in range(60)]
 
         # Version 2 answers while version 1 is still busy with requests that started on it.
@@ -77,12 +77,12 @@ async def test_older_gate_promotion_is_ignored_but_rollback_is_applied() -> None
     registry.champions["flights"] = 2
     async with running(registry, store) as world:
         assert (await world.predict([make_record()])).json()["model_version"] == 2
-        await publish_event(world.state.broker, world.promotion(1), source="test")
+        await publish_event(world.parts.broker, world.promotion(1), source="test")
         assert (await world.predict([make_record()])).json()["model_version"] == 2
-        await publish_event(world.state.broker, world.promotion(1, reason="rollback"), source="t")
+        await publish_event(world.parts.broker, world.promotion(1, reason="rollback"), source="t")
         assert (await world.predict([make_record()])).json()["model_version"] == 1
         # The same promotion again (at-least-once delivery) changes nothing.
-        await publish_event(world.state.broker, world.promotion(1, reason="rollback"), source="t")
+        await publish_event(world.parts.broker, world.promotion(1, reason="rollback"), source="t")
         assert world.metric("continuum_serving_model_swaps_total", pipeline="flights") == 2
 
 
@@ -92,7 +92,7 @@ async def test_tampered_artifact_keeps_the_old_model_and_counts_an_error() -> No
     async with running(registry, store) as world:
         key = "flights/v2/model.skops"
         store.objects[key] = store.objects[key][:-10] + b"0123456789"  # same size, new bytes
-        await publish_event(world.state.broker, world.promotion(2), source="test")
+        await publish_event(world.parts.broker, world.promotion(2), source="test")
 
         response = await world.predict([make_record()])
         assert response.status_code == 200
@@ -109,7 +109,7 @@ async def test_tampered_artifact_keeps_the_old_model_and_counts_an_error() -> No
         assert listing[0]["refused_versions"] == [2]
         # Reconciling with the registry (champion now 2) does not retry the refused artifact.
         registry.champions["flights"] = 2
-        await world.state.manager.reconcile_all()
+        await world.parts.manager.reconcile_all()
         assert (await world.predict([make_record()])).json()["model_version"] == 1
         assert (
             world.metric(
@@ -126,7 +126,7 @@ async def test_reconcile_repairs_a_missed_promotion() -> None:
     registry = registry_with_champion(store, versions=2)
     async with running(registry, store) as world:
         registry.champions["flights"] = 2  # promoted while no event reached this replica
-        await world.state.manager.reconcile_all()
+        await world.parts.manager.reconcile_all()
         assert (await world.predict([make_record()])).json()["model_version"] == 2
 
 
@@ -136,26 +136,26 @@ async def test_a_pipeline_applied_after_start_is_learned_and_served() -> None:
     async with running(registry, store) as world:
         assert (await world.predict([make_record()], pipeline="buses")).status_code == 404
         spec = make_spec("buses")
-        registry.specs["buses"] = spec
+        registry.apply(spec)
         changed = PipelineChanged(
             pipeline="buses",
             spec_version=1,
             spec_sha256=spec.sha256(),
             source_topic=spec.source_topic,
         )
-        await publish_event(world.state.broker, changed, source="test")
+        await publish_event(world.parts.broker, changed, source="test")
         response = await world.predict([make_record()], pipeline="buses")
         assert response.status_code == 503
         assert response.json()["detail"] == "no model yet"
 
         registry.add_model("buses", 1, train_artifacts(store, spec, 1, seed=5))
         registry.champions["buses"] = 1
-        await publish_event(world.state.broker, world.promotion(1, pipeline="buses"), source="test")
+        await publish_event(world.parts.broker, world.promotion(1, pipeline="buses"), source="test")
         response = await world.predict([make_record()], pipeline="buses")
         assert response.status_code == 200
         assert response.json()["model_version"] == 1
         assert response.json()["pipeline"] == "buses"
 
         retired = changed.model_copy(update={"change": "retired"})
-        await publish_event(world.state.broker, retired, source="test")
+        await publish_event(world.parts.broker, retired, source="test")
         assert (await world.predict([make_record()], pipeline="buses")).status_code == 404

@@ -97,7 +97,7 @@ async def test_422_names_each_record_field_and_reason() -> None:
             world.metric("continuum_serving_requests_total", pipeline="flights", status="422") == 1
         )
         # Nothing from a refused request is logged.
-        assert world.state.log.queue.qsize() == 0
+        assert world.parts.log.queue.qsize() == 0
 
 
 async def test_422_follows_the_record_contract_ingest_applies() -> None:
@@ -178,7 +178,8 @@ async def test_unknown_pipeline_is_404() -> None:
 
 async def test_pipeline_without_champion_is_503_no_model_yet() -> None:
     store = new_store()
-    registry = FakeRegistry(specs={"flights": make_spec()})
+    registry = FakeRegistry()
+    registry.apply(make_spec())
     async with running(registry, store) as world:
         response = await world.predict([make_record()])
         assert response.status_code == 503
@@ -200,7 +201,7 @@ async def test_503_while_the_registry_is_unreachable_then_serves() -> None:
         registry.unreachable_calls = 0  # the registry comes up; the sync retries and loads
         from serving_testkit import wait_for
 
-        await wait_for(lambda: world.state.table.synced, "the registry sync")
+        await wait_for(lambda: world.parts.table.synced, "the registry sync")
         response = await world.predict([make_record()])
         assert response.status_code == 200
         assert response.json()["model_version"] == 1

@@ -6,19 +6,16 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI
 from serving_testkit import make_record, new_store, registry_with_champion, running, wait_for
 
 from continuum.contracts import PredictionLogged
 from continuum.contracts.topics import PREDICTIONS
-from continuum.serving.state import ServingState
+from continuum.serving.bootstrap import ServingParts
 
 
 def _collect_predictions(into: list[PredictionLogged]) -> Any:
-    def setup(app: FastAPI) -> None:
-        state: ServingState = app.state.serving
-
-        @state.broker.subscriber(PREDICTIONS, group_id="test-monitor")
+    def setup(parts: ServingParts) -> None:
+        @parts.broker.subscriber(PREDICTIONS, group_id="test-monitor")
         async def collect(event: PredictionLogged) -> None:
             into.append(event)
 
@@ -75,7 +72,7 @@ async def test_full_log_queue_drops_and_counts_but_requests_succeed() -> None:
 async def test_kafka_refusing_predictions_never_fails_a_request() -> None:
     store = new_store()
     async with running(registry_with_champion(store), store) as world:
-        state = world.state
+        state = world.parts
 
         async def refuse(*args: Any, **kwargs: Any) -> Any:
             raise ConnectionError("kafka is down")

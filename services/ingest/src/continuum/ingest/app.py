@@ -1,9 +1,4 @@
-"""The ingest app: a broker-only service with ``/health`` and ``/metrics``.
-
-The source topics are consumed by a plain aiokafka consumer in a background task (rows
-are buffered across messages, so FastStream's per-message ack does not fit); the
-FastStream broker follows ``continuum.pipelines.changed`` and serves the HTTP routes.
-"""
+"""``create_app(settings)``: ingest as a broker-only ASGI app with ``/health`` and ``/metrics``."""
 
 from __future__ import annotations
 
@@ -11,45 +6,40 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from faststream.asgi import AsgiFastStream
-from prometheus_client import CollectorRegistry
+from faststream.kafka import KafkaBroker
 
-from continuum.contracts import PipelineChanged
-from continuum.contracts.topics import PIPELINES_CHANGED
-from continuum.ingest.metrics import SERVICE, IngestMetrics
-from continuum.ingest.service import IngestService
+from continuum.ingest.bootstrap import IngestParts, build
 from continuum.ingest.settings import IngestSettings
-from continuum.kafka import build_broker, watch_consumer_lag
+from continuum.registry_client import RegistryClient
 from continuum.runtime.health import observability_routes
+from continuum.storage import ObjectStore
 
 
-def create_app(settings: IngestSettings | None = None) -> AsgiFastStream:
+def create_app(
+    settings: IngestSettings | None = None,
+    *,
+    registry: RegistryClient | None = None,
+    store: ObjectStore | None = None,
+    broker: KafkaBroker | None = None,
+) -> AsgiFastStream:
     """Build the app; nothing connects until the ASGI lifespan starts."""
-    settings = settings or IngestSettings()
-    registry = CollectorRegistry()
-    service = IngestService(settings, IngestMetrics(registry))
-    broker = build_broker(settings.kafka, service=SERVICE, registry=registry)
-    # One lag metric for both consumers: the spec subscriber and the source-topic consumer.
-    lag = watch_consumer_lag(registry, service=SERVICE, broker=broker)
-    lag.watch(settings.group_id, lambda: service.loop.consumer)
+    parts = build(settings or IngestSettings(), registry=registry, store=store, broker=broker)
+    return app_for(parts)
 
-    @broker.subscriber(
-        PIPELINES_CHANGED, group_id=settings.spec_group_id, auto_offset_reset="earliest"
-    )
-    async def pipeline_changed(event: PipelineChanged) -> None:
-        await service.sync.on_changed(event)
+
+def app_for(parts: IngestParts) -> AsgiFastStream:
+    """Serve wired parts: the service runs in the app's lifespan."""
 
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
-        await service.start()
+        await parts.service.start()
         try:
             yield
         finally:
-            await service.stop()
+            await parts.service.stop()
 
-    app = AsgiFastStream(
-        broker,
-        asgi_routes=observability_routes(registry, service.health),
+    return AsgiFastStream(
+        parts.broker,
+        asgi_routes=observability_routes(parts.metrics, parts.service.health),
         lifespan=lifespan,
     )
-    app.state = service  # type: ignore[attr-defined]  # handy for tests and debugging
-    return app

@@ -1,4 +1,4 @@
-"""Ingest's runtime: the engine, its Kafka clients and the two background tasks, wired once."""
+"""Ingest's runtime: the spec sync and the source consumer, run as two background tasks."""
 
 from __future__ import annotations
 
@@ -9,54 +9,33 @@ from typing import Any
 
 from continuum.ingest.consumer_loop import ConsumerLoop
 from continuum.ingest.engine import IngestEngine
-from continuum.ingest.kafka_io import ConsumerCommitter, KafkaEventPublisher, make_source_consumer
-from continuum.ingest.metrics import IngestMetrics
-from continuum.ingest.settings import IngestSettings
+from continuum.ingest.kafka_io import KafkaEventPublisher
 from continuum.ingest.spec_sync import SpecSync
 from continuum.registry_client import RegistryClient
 from continuum.runtime import Backoff
-from continuum.storage import open_store
 
 logger = logging.getLogger(__name__)
 
-SOURCE = "continuum.ingest"
-"""The CloudEvents ``source`` of every event ingest publishes."""
-
 
 class IngestService:
-    """Builds everything from settings; :meth:`start`/:meth:`stop` run in the app lifespan."""
+    """Runs the parts ``bootstrap.build`` wired; :meth:`start`/:meth:`stop` in the lifespan."""
 
-    def __init__(self, settings: IngestSettings, metrics: IngestMetrics) -> None:
-        self.settings = settings
-        token = settings.registry_bearer
-        self.registry = RegistryClient(settings.registry_url, token=token)
-        self.publisher = KafkaEventPublisher(settings.kafka, source=SOURCE)
-        committer = ConsumerCommitter()
-        self.engine = IngestEngine(
-            store=open_store(settings.data_root),
-            publisher=self.publisher,
-            committer=committer,
-            metrics=metrics,
-        )
-        self.sync = SpecSync(
-            self.registry,
-            self.engine,
-            refresh_seconds=settings.spec_refresh_seconds,
-            backoff_seconds=settings.retry_backoff_seconds,
-        )
-        self.loop = ConsumerLoop(
-            make_consumer=lambda: make_source_consumer(
-                settings.kafka,
-                group_id=settings.group_id,
-                max_records=settings.poll_max_records,
-                metadata_refresh_seconds=settings.metadata_refresh_seconds,
-            ),
-            engine=self.engine,
-            committer=committer,
-            metrics=metrics,
-            tick_seconds=settings.tick_seconds,
-            backoff_seconds=settings.retry_backoff_seconds,
-        )
+    def __init__(
+        self,
+        *,
+        registry: RegistryClient,
+        publisher: KafkaEventPublisher,
+        engine: IngestEngine,
+        sync: SpecSync,
+        loop: ConsumerLoop,
+        backoff_seconds: float,
+    ) -> None:
+        self.registry = registry
+        self.publisher = publisher
+        self.engine = engine
+        self.sync = sync
+        self.loop = loop
+        self.backoff = Backoff(backoff_seconds)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
@@ -69,7 +48,6 @@ class IngestService:
 
     async def _run_consumer(self) -> None:
         # Not `retrying`: a stop must end the wait at once, and any error is Kafka's.
-        backoff = Backoff(self.settings.retry_backoff_seconds)
         failures = 0
         while not self._stopping.is_set():
             try:
@@ -80,7 +58,7 @@ class IngestService:
                 self.loop.last_error = f"kafka producer: {exc}"
                 logger.warning("kafka producer cannot connect (%s); retrying", exc)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), backoff.delay(failures))
+                    await asyncio.wait_for(self._stopping.wait(), self.backoff.delay(failures))
         if not self._stopping.is_set():
             await self.loop.run()
 

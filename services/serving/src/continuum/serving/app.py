@@ -1,4 +1,4 @@
-"""``create_app(settings)``: the FastAPI app, its Kafka broker and background tasks."""
+"""``create_app(settings)``: the FastAPI app over the parts ``bootstrap.build`` wires."""
 
 from __future__ import annotations
 
@@ -8,22 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
+from faststream.kafka import KafkaBroker
 
-from continuum.kafka import build_broker, watch_consumer_lag
 from continuum.registry_client import RegistryClient
-from continuum.serving.manager import ModelManager
-from continuum.serving.metrics import ServingMetrics
-from continuum.serving.models import ModelTable
-from continuum.serving.prediction_log import PredictionLog
-from continuum.serving.predictor import Predictor
+from continuum.serving.bootstrap import ServingParts, build
 from continuum.serving.routes import build_router
 from continuum.serving.settings import ServingSettings
-from continuum.serving.state import ServingState
-from continuum.serving.subscribers import register_subscribers
-from continuum.storage import open_store
+from continuum.storage import ObjectStore
 
 logger = logging.getLogger(__name__)
 
@@ -31,42 +23,18 @@ logger = logging.getLogger(__name__)
 def create_app(
     settings: ServingSettings | None = None,
     *,
-    registry_transport: httpx.AsyncBaseTransport | None = None,
+    registry: RegistryClient | None = None,
+    store: ObjectStore | None = None,
+    broker: KafkaBroker | None = None,
 ) -> FastAPI:
-    """The serving app. Nothing connects until its lifespan starts.
+    """The serving app. Nothing connects until its lifespan starts."""
+    parts = build(settings or ServingSettings(), registry=registry, store=store, broker=broker)
+    return app_for(parts)
 
-    ``registry_transport`` lets tests answer registry calls in memory.
-    """
-    settings = settings or ServingSettings()
-    metrics = ServingMetrics(CollectorRegistry())
-    broker = build_broker(settings.kafka, service="serving", registry=metrics.registry)
-    watch_consumer_lag(metrics.registry, service="serving", broker=broker)
-    token = settings.registry_bearer
-    registry = RegistryClient(settings.registry_url, token=token, transport=registry_transport)
-    table = ModelTable()
-    manager = ModelManager(
-        table,
-        registry,
-        open_store(settings.artifact_root),
-        metrics,
-        retry_seconds=settings.registry_retry_seconds,
-        batch_max_rows=settings.batch_max_rows,
-        inline_max_rows=settings.inline_max_rows,
-    )
-    log = PredictionLog(
-        broker, metrics, max_size=settings.log_queue_size, batch_size=settings.log_batch_size
-    )
-    state = ServingState(
-        settings=settings,
-        metrics=metrics,
-        broker=broker,
-        registry=registry,
-        table=table,
-        manager=manager,
-        log=log,
-        predictor=Predictor(log, max_records=settings.max_records),
-    )
-    register_subscribers(broker, manager, group_id=settings.consumer_group)
+
+def app_for(parts: ServingParts) -> FastAPI:
+    """Serve wired parts: the broker, prediction log and registry sync run in the lifespan."""
+    settings, broker, log, manager = parts.settings, parts.broker, parts.log, parts.manager
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -92,13 +60,12 @@ def create_app(
             # HTTP has stopped: publish the predictions still queued, then disconnect.
             await log.close(settings.log_drain_seconds)
             await broker.stop()
-            await registry.aclose()
+            await parts.registry.aclose()
 
     app = FastAPI(
         title="Continuum serving",
         description="Predictions from each pipeline's champion, hot-swapped on promotion.",
         lifespan=lifespan,
     )
-    app.state.serving = state
-    app.include_router(build_router(state))
+    app.include_router(build_router(parts))
     return app

@@ -12,8 +12,8 @@ from pydantic_core import to_json
 from starlette.routing import Route
 
 from continuum.runtime import HealthEndpoint, broker_connected
+from continuum.serving.bootstrap import ServingParts
 from continuum.serving.metrics import UNKNOWN_PIPELINE
-from continuum.serving.state import ServingState
 from continuum.serving.validation import PredictRequest, RequestInvalidError
 
 logger = logging.getLogger(__name__)
@@ -30,8 +30,8 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return Response(to_json(body), status, headers, media_type="application/json")
 
 
-def build_router(state: ServingState) -> APIRouter:
-    """The routes, bound to one app's state."""
+def build_router(state: ServingParts) -> APIRouter:
+    """The routes, bound to one app's parts."""
     router = APIRouter()
     metrics = state.metrics
     table = state.table
