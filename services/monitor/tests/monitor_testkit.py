@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ from continuum.monitor.drift import DriftDetector, DriftReport
 from continuum.monitor.frames import FeatureLayout
 from continuum.monitor.metrics import MonitorMetrics
 from continuum.monitor.monitor import Monitor
-from continuum.registry_client import ModelVersionRecord, PipelineSpecRecord, PipelineSummary
+from continuum.registry_client.testing import FakeRegistry
 from continuum.storage import MemoryObjectStore, ObjectStore
 
 PIPELINE = "flights"
@@ -137,76 +137,6 @@ def predictions(
     return events
 
 
-@dataclass
-class FakeRegistry:
-    """The registry's read API in memory; ``down_for`` calls fail as if unreachable."""
-
-    specs: dict[str, PipelineSpec] = field(default_factory=dict)
-    spec_versions: dict[str, int] = field(default_factory=dict)
-    champions: dict[str, ModelVersionRecord] = field(default_factory=dict)
-    down_for: int = 0
-    calls: int = 0
-
-    def _call(self) -> None:
-        self.calls += 1
-        if self.down_for > 0:
-            self.down_for -= 1
-            raise ConnectionError("registry unreachable (fake)")
-
-    def apply(self, spec: PipelineSpec) -> int:
-        self.specs[spec.name] = spec
-        self.spec_versions[spec.name] = self.spec_versions.get(spec.name, 0) + 1
-        return self.spec_versions[spec.name]
-
-    def set_champion(
-        self, version: int, artifacts: ModelArtifacts, correlation_id: UUID | None = None
-    ) -> ModelVersionRecord:
-        record = ModelVersionRecord(
-            pipeline=PIPELINE,
-            version=version,
-            run_id=f"run-{version}",
-            trigger="manual",
-            spec_version=1,
-            decision="promoted",
-            decision_reason="test",
-            artifacts=artifacts,
-            correlation_id=str(correlation_id or uuid4()),
-            created_at=T0,
-            is_champion=True,
-        )
-        self.champions[PIPELINE] = record
-        return record
-
-    async def list_pipelines(self) -> list[PipelineSummary]:
-        self._call()
-        return [
-            PipelineSummary(
-                name=name,
-                spec_version=self.spec_versions[name],
-                source_topic=spec.source_topic,
-                task=spec.task,
-            )
-            for name, spec in self.specs.items()
-        ]
-
-    async def get_spec(self, pipeline: str) -> PipelineSpecRecord | None:
-        self._call()
-        spec = self.specs.get(pipeline)
-        if spec is None:
-            return None
-        return PipelineSpecRecord(
-            name=pipeline,
-            spec_version=self.spec_versions[pipeline],
-            spec_sha256=spec.sha256(),
-            spec=spec,
-            created_at=T0,
-        )
-
-    async def get_champion(self, pipeline: str) -> ModelVersionRecord | None:
-        self._call()
-        return self.champions.get(pipeline)
-
-
 class RecordingDetector(DriftDetector):
     """A detector that reports a fixed drift share and remembers each window it saw."""
 
@@ -259,7 +189,7 @@ def harness(
         artifacts = put_artifacts(
             store, champion, reference if reference is not None else reference_frame()
         )
-        registry.set_champion(champion, artifacts)
+        registry.add_model(PIPELINE, champion, artifacts, champion=True)
     published: list[Event] = []
     clock = [datetime.now(UTC)]
 
@@ -268,7 +198,7 @@ def harness(
 
     metrics_registry = CollectorRegistry()
     monitor = Monitor(
-        registry=registry,
+        registry=registry.client(),
         store=store,
         publish=publish,
         metrics=MonitorMetrics(metrics_registry),

@@ -21,7 +21,8 @@ from monitor_testkit import (
 from continuum.contracts import DriftDetected, Feedback, decode_event
 from continuum.contracts.topics import DRIFT_DETECTED, PREDICTIONS, dlq_topic
 from continuum.kafka import KafkaSettings, publish_event
-from continuum.monitor.app import create_app, parts_of
+from continuum.monitor.app import app_for
+from continuum.monitor.bootstrap import build
 from continuum.monitor.settings import MonitorSettings
 from continuum.storage import MemoryObjectStore
 
@@ -48,8 +49,8 @@ async def test_promotion_then_two_shifted_windows_fire_exactly_one_drift_event(t
     store = MemoryObjectStore(f"memory://artifacts-{uuid4().hex}")
     registry = FakeRegistry()
     registry.apply(make_spec(window_rows=200, threshold=0.3, cooldown=3600))
-    app = create_app(_settings(tmp_path), registry_reader=registry, store=store)
-    parts = parts_of(app)
+    parts = build(_settings(tmp_path), registry=registry.client(), store=store)
+    app = app_for(parts)
     connected_to_kafka(parts.broker)
     drift: list[DriftDetected] = []
     dead: list[dict[str, str]] = []
@@ -116,12 +117,13 @@ async def test_promotion_then_two_shifted_windows_fire_exactly_one_drift_event(t
 
 
 async def test_health_is_503_until_the_registry_was_read(tmp_path) -> None:
-    app = create_app(_settings(tmp_path), registry_reader=FakeRegistry())
-    connected_to_kafka(parts_of(app).broker)
+    parts = build(_settings(tmp_path), registry=FakeRegistry().client())
+    app = app_for(parts)
+    connected_to_kafka(parts.broker)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://monitor") as client:
         before = await client.get("/health")
-        await parts_of(app).monitor.bootstrap()
+        await parts.monitor.bootstrap()
         after = await client.get("/health")
 
     assert before.status_code == 503 and before.json()["status"] == "starting"
@@ -131,7 +133,7 @@ async def test_health_is_503_until_the_registry_was_read(tmp_path) -> None:
 async def test_an_event_on_the_wrong_topic_is_dead_lettered(tmp_path) -> None:
     registry = FakeRegistry()
     registry.apply(make_spec())
-    parts = parts_of(create_app(_settings(tmp_path), registry_reader=registry))
+    parts = build(_settings(tmp_path), registry=registry.client())
     dead: list[dict[str, str]] = []
 
     @parts.broker.subscriber(dlq_topic(PREDICTIONS), group_id="test-observer")

@@ -146,7 +146,7 @@ async def test_corrupt_reference_fails_the_promotion_but_the_switch_holds(tmp_pa
 
 async def test_bootstrap_retries_while_registry_is_unreachable(tmp_path) -> None:
     h = harness(tmp_path, detector=RecordingDetector())
-    h.registry.down_for = 3
+    h.registry.unreachable_calls = 3
 
     await h.monitor.bootstrap()
 
@@ -194,7 +194,7 @@ async def test_registry_outage_in_a_handler_is_transient(tmp_path) -> None:
     await h.monitor.bootstrap()
     h.registry.apply(make_spec())
     h.monitor.directory._unknown.clear()
-    h.registry.down_for = 1
+    h.registry.unreachable_calls = 1
 
     # ConnectionError is one of the broker factory's transient errors: redelivered, not DLQ'd.
     with pytest.raises(ConnectionError) as raised:
@@ -210,7 +210,7 @@ async def test_prediction_of_a_newer_version_asks_the_registry_before_the_promot
     await h.monitor.bootstrap()
     artifacts = put_artifacts(h.store, 2, reference_frame(seed=4))
     promoted = promotion(2, artifacts)  # happened, but its event is still on the way
-    h.registry.set_champion(2, artifacts)
+    h.registry.add_model(PIPELINE, 2, artifacts, champion=True)
 
     for event in predictions(traffic(50), version=2):
         await h.monitor.on_prediction(event)

@@ -1,37 +1,35 @@
-"""``create_app``: the monitor as a broker-only ASGI app with ``/health`` and ``/metrics``."""
+"""``create_app(settings)``: the monitor as a broker-only app with ``/health`` and ``/metrics``."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from faststream.asgi import AsgiFastStream
+from faststream.kafka import KafkaBroker
 
+from continuum.monitor.bootstrap import MonitorParts, build
 from continuum.monitor.drift import import_evidently
-from continuum.monitor.registry_view import RegistryReader
 from continuum.monitor.settings import MonitorSettings
-from continuum.monitor.wiring import MonitorParts, wire
 from continuum.registry_client import RegistryClient
 from continuum.runtime.health import observability_routes
 from continuum.storage import ObjectStore
 
-logger = logging.getLogger(__name__)
-
 
 def create_app(
-    settings: MonitorSettings,
+    settings: MonitorSettings | None = None,
     *,
-    registry_reader: RegistryReader | None = None,
+    registry: RegistryClient | None = None,
     store: ObjectStore | None = None,
+    broker: KafkaBroker | None = None,
 ) -> AsgiFastStream:
-    """The monitor app; the registry client and store default to the settings' URLs."""
-    client: RegistryClient | None = None
-    if registry_reader is None:
-        token = settings.registry_bearer
-        client = RegistryClient(settings.registry_url, token=token)
-        registry_reader = client
-    parts = wire(settings, registry_reader=registry_reader, store=store)
+    """Build the app; nothing connects until the ASGI lifespan starts."""
+    parts = build(settings or MonitorSettings(), registry=registry, store=store, broker=broker)
+    return app_for(parts)
+
+
+def app_for(parts: MonitorParts) -> AsgiFastStream:
+    """Serve wired parts: the registry bootstrap runs beside the broker."""
     background: set[asyncio.Task[Any]] = set()
 
     async def start_monitor() -> None:
@@ -46,20 +44,11 @@ def create_app(
     async def stop_monitor() -> None:
         for task in list(background):
             task.cancel()
-        if client is not None:
-            await client.aclose()
+        await parts.registry.aclose()
 
-    app = AsgiFastStream(
+    return AsgiFastStream(
         parts.broker,
-        asgi_routes=observability_routes(parts.registry, parts.monitor.health, parts.broker),
+        asgi_routes=observability_routes(parts.metrics, parts.monitor.health, parts.broker),
         on_startup=[start_monitor],
         after_shutdown=[stop_monitor],
     )
-    app.state_parts = parts  # type: ignore[attr-defined]
-    return app
-
-
-def parts_of(app: AsgiFastStream) -> MonitorParts:
-    """The parts ``create_app`` wired (for tests and tools)."""
-    parts: MonitorParts = app.state_parts  # type: ignore[attr-defined]
-    return parts

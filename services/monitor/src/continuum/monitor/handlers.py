@@ -1,7 +1,9 @@
-"""Kafka subscribers: decode each message into its event, hand it to the :class:`Monitor`.
+"""Kafka subscribers: typed by the event each topic carries, handing it to the :class:`Monitor`.
 
-A message that is not the event its topic carries raises, so the broker factory's DLQ
-middleware dead-letters it with the reason and the partition moves on.
+A message that is not the event its topic carries fails validation, so the broker
+factory's DLQ middleware dead-letters it with the reason and the partition moves on. The
+predictions are consumed in batches and decoded here one record at a time, so that one bad
+record is dead-lettered alone rather than with its whole batch.
 """
 
 from __future__ import annotations
@@ -30,11 +32,6 @@ E = TypeVar("E", bound=Event)
 
 class WrongEventError(ValueError):
     """A message decoded to an event that does not belong on its topic."""
-
-
-def decode_as(message: KafkaMessage, kind: type[E]) -> E:
-    """The message's event, which must be a ``kind`` (raises for anything else)."""
-    return decode_bytes_as(message.body, kind)
 
 
 def decode_bytes_as(body: bytes, kind: type[E]) -> E:
@@ -72,13 +69,13 @@ def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -
             await monitor.on_prediction(event)
 
     @broker.subscriber(MODELS_PROMOTED, group_id=group_id, auto_offset_reset="earliest")
-    async def on_promotion(message: KafkaMessage) -> None:
-        await monitor.on_promotion(decode_as(message, ModelPromoted))
+    async def on_promotion(event: ModelPromoted) -> None:
+        await monitor.on_promotion(event)
 
     @broker.subscriber(FEEDBACK, group_id=group_id, auto_offset_reset="earliest")
-    async def on_feedback(message: KafkaMessage) -> None:
-        await monitor.on_feedback(decode_as(message, Feedback))
+    async def on_feedback(event: Feedback) -> None:
+        await monitor.on_feedback(event)
 
     @broker.subscriber(PIPELINES_CHANGED, group_id=group_id, auto_offset_reset="earliest")
-    async def on_pipeline_changed(message: KafkaMessage) -> None:
-        await monitor.on_pipeline_changed(decode_as(message, PipelineChanged))
+    async def on_pipeline_changed(event: PipelineChanged) -> None:
+        await monitor.on_pipeline_changed(event)

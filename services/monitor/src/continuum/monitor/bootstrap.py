@@ -1,4 +1,4 @@
-"""The one place the monitor's parts are built and connected (no globals, no I/O here)."""
+"""The one place the monitor is wired: ``build(settings)`` makes every part; no I/O here."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from continuum.monitor.cooldown import CooldownStore
 from continuum.monitor.handlers import register_handlers
 from continuum.monitor.metrics import MonitorMetrics
 from continuum.monitor.monitor import Monitor
-from continuum.monitor.registry_view import RegistryReader
 from continuum.monitor.settings import MonitorSettings
+from continuum.registry_client import RegistryClient
 from continuum.storage import ObjectStore, open_store
 
 SOURCE = "continuum-monitor"
@@ -24,38 +24,41 @@ SOURCE = "continuum-monitor"
 
 @dataclass(frozen=True)
 class MonitorParts:
-    """Everything ``create_app`` serves, also handy for tests."""
+    """What :func:`build` wired, for the app and for tests."""
 
     settings: MonitorSettings
-    registry: CollectorRegistry
+    metrics: CollectorRegistry
     broker: KafkaBroker
+    registry: RegistryClient
     monitor: Monitor
 
 
-def wire(
+def build(
     settings: MonitorSettings,
     *,
-    registry_reader: RegistryReader,
+    registry: RegistryClient | None = None,
     store: ObjectStore | None = None,
+    broker: KafkaBroker | None = None,
 ) -> MonitorParts:
-    """Build the broker, the monitor and its subscribers; nothing connects yet."""
-    registry = CollectorRegistry()
-    broker = build_broker(
+    """The monitor's parts; the registry client, store and broker default to the settings'."""
+    collectors = CollectorRegistry()
+    broker = broker or build_broker(
         settings.kafka,
         service=settings.service_name,
-        registry=registry,
+        registry=collectors,
         logger=logging.getLogger("continuum.monitor.kafka"),
     )
-    watch_consumer_lag(registry, service=settings.service_name, broker=broker)
+    watch_consumer_lag(collectors, service=settings.service_name, broker=broker)
+    registry = registry or RegistryClient(settings.registry_url, token=settings.registry_bearer)
 
     async def publish(event: Event) -> None:
         await publish_event(broker, event, source=SOURCE)
 
     monitor = Monitor(
-        registry=registry_reader,
+        registry=registry,
         store=store or open_store(settings.artifact_root),
         publish=publish,
-        metrics=MonitorMetrics(registry),
+        metrics=MonitorMetrics(collectors),
         cooldowns=CooldownStore(settings.state_dir),
         seen_capacity=settings.seen_event_ids,
         join_capacity=settings.joinable_predictions,
@@ -63,4 +66,6 @@ def wire(
         registry_retry_seconds=settings.registry_retry_seconds,
     )
     register_handlers(broker, monitor, group_id=settings.consumer_group)
-    return MonitorParts(settings=settings, registry=registry, broker=broker, monitor=monitor)
+    return MonitorParts(
+        settings=settings, metrics=collectors, broker=broker, registry=registry, monitor=monitor
+    )
