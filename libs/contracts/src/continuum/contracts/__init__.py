@@ -4,11 +4,13 @@ Everything two services agree on lives here; services never import each other.
 """
 
 from continuum.contracts.envelope import (
+    MAX_VERSION,
     Contract,
     Event,
     PipelineName,
     Sha256,
     UtcDatetime,
+    VersionNumber,
     is_valid_pipeline_name,
     utc_now,
 )
@@ -71,6 +73,7 @@ __all__ = [
     "ABSENT",
     "ESTIMATORS",
     "HIGHER_IS_BETTER",
+    "MAX_VERSION",
     "METRICS_BY_TASK",
     "WHOLE_RECORD",
     "AnyEvent",
@@ -108,6 +111,7 @@ __all__ = [
     "TrainingRequested",
     "Trigger",
     "UtcDatetime",
+    "VersionNumber",
     "batch_id_for",
     "check_record",
     "cloudevent_headers",

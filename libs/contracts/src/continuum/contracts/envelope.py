@@ -40,6 +40,14 @@ PipelineName = Annotated[
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="Hex sha256 digest.")]
 
+MAX_VERSION = 2**31 - 1
+"""The largest spec or model version: the registry keeps versions in 32-bit integer
+columns (PostgreSQL ``INTEGER``), so a larger one is refused where it enters (422)."""
+
+VersionNumber = Annotated[
+    int, Field(ge=1, le=MAX_VERSION, description="A spec or model version (1, 2, ...).")
+]
+
 
 def is_valid_pipeline_name(name: str) -> bool:
     """Whether ``name`` may name a pipeline (and so key its events)."""

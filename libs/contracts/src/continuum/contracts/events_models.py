@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, JsonValue
 
-from continuum.contracts.envelope import Contract, Event, Sha256
+from continuum.contracts.envelope import Contract, Event, Sha256, VersionNumber
 from continuum.contracts.events_data import StoredObject
 
 Trigger = Literal["new_data", "drift", "manual", "schedule", "quality"]
@@ -52,12 +52,12 @@ class ModelTrained(Event):
     trigger: Trigger
     status: Literal["succeeded", "failed"]
     failure_reason: str | None = None
-    spec_version: int = Field(ge=1)
+    spec_version: VersionNumber
     data_version: DataVersion | None = None
     artifacts: ModelArtifacts | None = None
     metric: str | None = Field(default=None, description="The promotion metric's name.")
     metrics: dict[str, float] = Field(default_factory=dict, description="Candidate on holdout.")
-    champion_version: int | None = None
+    champion_version: VersionNumber | None = None
     champion_metrics: dict[str, float] = Field(
         default_factory=dict, description="Current champion on the same holdout."
     )
@@ -75,7 +75,7 @@ class ModelRegistered(Event):
 
     event_type: Literal["continuum.models.registered"] = "continuum.models.registered"
     run_id: str
-    version: int = Field(ge=1)
+    version: VersionNumber
     trigger: Trigger
     decision: GateDecision
     decision_reason: str
@@ -86,8 +86,8 @@ class ModelPromoted(Event):
     """A version became the champion: serving and monitor switch to it."""
 
     event_type: Literal["continuum.models.promoted"] = "continuum.models.promoted"
-    version: int = Field(ge=1)
-    previous_version: int | None = None
+    version: VersionNumber
+    previous_version: VersionNumber | None = None
     artifacts: ModelArtifacts
     reason: Literal["gate", "manual", "rollback"]
     promoted_by: str = "registry"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +13,14 @@ from continuum.contracts import (
     PipelineSpec,
     Trigger,
     UtcDatetime,
+    VersionNumber,
 )
+
+MAX_SPEC_YAML_CHARS = 256 * 1024
+"""A spec is a page of YAML; anything near this is a mistake, not a pipeline."""
+
+ActorName = Annotated[str, Field(max_length=200, description="Who asked (user or service).")]
+Reason = Annotated[str, Field(max_length=2000)]
 
 
 class ApiModel(BaseModel):
@@ -25,8 +32,8 @@ class ApiModel(BaseModel):
 class ApplySpecRequest(ApiModel):
     """``PUT /v1/pipelines/{name}``: the spec as YAML text (what users keep in git)."""
 
-    spec_yaml: str = Field(min_length=1)
-    applied_by: str = "unknown"
+    spec_yaml: str = Field(min_length=1, max_length=MAX_SPEC_YAML_CHARS)
+    applied_by: ActorName = "unknown"
 
 
 class TrainingRunRecord(ApiModel):
@@ -113,23 +120,23 @@ class ModelVersionRecord(ApiModel):
 class PromoteRequest(ApiModel):
     """``POST /v1/pipelines/{name}/champion``: make a version the champion by hand."""
 
-    version: int = Field(ge=1)
-    reason: str = "manual promotion"
-    actor: str = "unknown"
+    version: VersionNumber
+    reason: Reason = "manual promotion"
+    actor: ActorName = "unknown"
 
 
 class RollbackRequest(ApiModel):
     """``POST /v1/pipelines/{name}/rollback``: go back to the previous champion."""
 
-    reason: str = "manual rollback"
-    actor: str = "unknown"
+    reason: Reason = "manual rollback"
+    actor: ActorName = "unknown"
 
 
 class TrainingRequestBody(ApiModel):
     """``POST /v1/pipelines/{name}/training-requests``: ask for a run now."""
 
-    reason: str = ""
-    requested_by: str = "unknown"
+    reason: Reason = ""
+    requested_by: ActorName = "unknown"
 
 
 class TrainingRequestAccepted(ApiModel):

@@ -14,6 +14,7 @@ from importlib.metadata import version
 from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -23,6 +24,7 @@ from continuum.contracts import ModelTrained
 from continuum.contracts.topics import MODELS_TRAINED
 from continuum.kafka import build_broker, watch_consumer_lag
 from continuum.registry.api import audit, models, pipelines
+from continuum.registry.api.validation_errors import validation_error_response
 from continuum.registry.candidate_check import (
     ArtifactCandidateChecker,
     CandidateChecker,
@@ -79,6 +81,7 @@ def _error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, handler(status.HTTP_404_NOT_FOUND))
     app.add_exception_handler(NoPreviousChampionError, handler(status.HTTP_409_CONFLICT))
     app.add_exception_handler(StoreUnavailableError, handler(status.HTTP_503_SERVICE_UNAVAILABLE))
+    app.add_exception_handler(RequestValidationError, validation_error_response)
 
 
 def create_app(

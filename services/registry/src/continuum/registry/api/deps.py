@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
-from continuum.contracts.envelope import PIPELINE_NAME_PATTERN
+from continuum.contracts.envelope import MAX_VERSION, PIPELINE_NAME_PATTERN
 from continuum.registry.service import RegistryService
 
 _bearer = HTTPBearer(auto_error=False, description="CONTINUUM_REGISTRY_TOKEN")
@@ -42,4 +42,4 @@ def require_token(
 Service = Annotated[RegistryService, Depends(get_service)]
 Authorized = Depends(require_token)
 PipelinePath = Annotated[str, Path(pattern=PIPELINE_NAME_PATTERN, description="Pipeline name.")]
-VersionPath = Annotated[int, Path(ge=1)]
+VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version (1, 2, ...).")]

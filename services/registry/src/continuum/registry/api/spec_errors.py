@@ -56,5 +56,8 @@ def _parse(text: str) -> PipelineSpec:
             for error in exc.errors(include_url=False, include_input=False)
         ]
         raise SpecProblemsError(problems) from exc
+    except RecursionError as exc:
+        # PyYAML composes nodes recursively: thousands of nested "[" exhaust the stack.
+        raise SpecProblemsError([{"path": "$", "reason": "the YAML is nested too deeply"}]) from exc
     except ValueError as exc:
         raise SpecProblemsError([{"path": "$", "reason": str(exc)}]) from exc
