@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from faststream.kafka import TestApp, TestKafkaBroker
-from trainer_testkit import PIPELINE, START, Harness, make_spec
+from trainer_testkit import PIPELINE, START, Harness, Trainer, make_spec, promote
 
 from continuum.contracts import (
     DriftDetected,
@@ -25,7 +25,6 @@ from continuum.contracts import (
 )
 from continuum.kafka import publish_event
 from continuum.modelkit.retrain_policy import PolicyState
-from continuum.trainer.app import Trainer
 from continuum.trainer.records import run_id_for
 
 SRC = "test"
@@ -77,7 +76,7 @@ def _policy(t: Trainer) -> PolicyState:
 
 
 def _sample(t: Trainer, name: str, **labels: str) -> float | None:
-    return t.registry.get_sample_value(name, {"pipeline": PIPELINE, **labels})
+    return t.metrics.get_sample_value(name, {"pipeline": PIPELINE, **labels})
 
 
 async def _first_model(h: Harness, t: Trainer, rows: int = 400) -> ModelTrained:
@@ -87,7 +86,7 @@ async def _first_model(h: Harness, t: Trainer, rows: int = 400) -> ModelTrained:
     await t.service.runner.idle()
     first = h.trained[-1]
     assert first.status == "succeeded", first.failure_reason
-    h.registry.promote(first, version=1)
+    promote(h.registry, first, version=1)
     await publish_event(t.broker, _registered(first, 1, "promoted"), source=SRC)
     return first
 
@@ -243,7 +242,7 @@ async def test_an_automatic_run_on_the_last_runs_data_is_skipped(tmp_path: Path)
         assert health["pipelines"][PIPELINE]["last_run"]["run_id"] == runs[1].run_id
 
         spec = make_spec(min_new_labelled_rows=None, label_wait_seconds=60)
-        version = h.registry.set_spec(spec)
+        version = h.registry.apply(spec)
         changed = PipelineChanged(
             pipeline=PIPELINE,
             spec_version=version,

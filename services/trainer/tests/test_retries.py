@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 from faststream.kafka import TestApp, TestKafkaBroker
 from pydantic import ValidationError
-from trainer_testkit import PIPELINE, Harness, make_spec
+from trainer_testkit import PIPELINE, Harness, Trainer, make_spec
 
 from continuum.contracts import PipelineChanged, PipelineSpec, TrainingRequested
 from continuum.kafka import publish_event
-from continuum.trainer.app import Trainer
 from continuum.trainer.jobs import JobBatch, TrainingJob, TrainingResult, TriggerRef
 from continuum.trainer.retries import RetryPolicy
 from continuum.trainer.state import TrainerState
@@ -92,7 +91,7 @@ async def _pipeline_health(t: Trainer) -> dict[str, Any]:
 
 
 def _last_run_failed(t: Trainer) -> float | None:
-    return t.registry.get_sample_value("continuum_trainer_last_run_failed", {"pipeline": PIPELINE})
+    return t.metrics.get_sample_value("continuum_trainer_last_run_failed", {"pipeline": PIPELINE})
 
 
 async def test_a_failed_first_run_is_retried_then_a_fixed_spec_trains_at_once(
@@ -127,7 +126,7 @@ async def test_a_failed_first_run_is_retried_then_a_fixed_spec_trains_at_once(
         assert health["failed_runs_in_a_row"] == 3 and health["next_retry_at"] is None
 
         fixed = make_spec()
-        version = h.registry.set_spec(fixed)
+        version = h.registry.apply(fixed)
         changed = PipelineChanged(
             pipeline=PIPELINE,
             spec_version=version,

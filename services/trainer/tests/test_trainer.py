@@ -7,7 +7,16 @@ from pathlib import Path
 
 import httpx
 from faststream.kafka import TestApp, TestKafkaBroker
-from trainer_testkit import PIPELINE, START, Gate, Harness, card_of, make_rows, make_spec
+from trainer_testkit import (
+    PIPELINE,
+    START,
+    Gate,
+    Harness,
+    card_of,
+    make_rows,
+    make_spec,
+    promote,
+)
 
 from continuum.contracts import (
     DataVersion,
@@ -46,7 +55,7 @@ async def test_below_threshold_no_run_then_crossing_it_trains_once(tmp_path: Pat
         assert h.trained == []
         assert t.service.state.runs(PIPELINE) == []
         assert (
-            t.registry.get_sample_value(
+            t.metrics.get_sample_value(
                 "continuum_trainer_new_labelled_rows", {"pipeline": PIPELINE}
             )
             == 200
@@ -80,7 +89,7 @@ async def test_below_threshold_no_run_then_crossing_it_trains_once(tmp_path: Pat
     assert card["run_id"] == event.run_id and card["metrics"] == event.metrics
     assert {"scikit-learn", "skops", "numpy", "pandas"} <= set(card["package_versions"])
     assert (
-        t.registry.get_sample_value(
+        t.metrics.get_sample_value(
             "continuum_trainer_trainings_total",
             {"pipeline": PIPELINE, "trigger": "new_data", "outcome": "succeeded"},
         )
@@ -97,7 +106,7 @@ async def test_drift_triggers_a_run_scored_against_the_champion(tmp_path: Path) 
         await t.service.runner.idle()
         first = h.trained[-1]
         assert first.trigger == "manual" and first.status == "succeeded"
-        h.registry.promote(first, version=1)
+        promote(h.registry, first, version=1)
 
         await publish_event(t.broker, h.batch(200), source=SRC)
         drift = _drift()
@@ -140,9 +149,7 @@ async def test_triggers_during_a_run_coalesce_into_one_follow_up(tmp_path: Path)
         assert queued is not None
         assert [tr.kind for tr in queued.triggers] == ["manual", "drift", "new_data"]
         assert (
-            t.registry.get_sample_value(
-                "continuum_trainer_pending_triggers", {"pipeline": PIPELINE}
-            )
+            t.metrics.get_sample_value("continuum_trainer_pending_triggers", {"pipeline": PIPELINE})
             == 3
         )
 
@@ -206,7 +213,7 @@ async def test_broken_data_publishes_a_failed_run_and_the_service_goes_on(
     assert good.artifacts is not None
     assert bad.batch_id in card_of(h, good.artifacts)["skipped_batches"]
     assert (
-        t.registry.get_sample_value(
+        t.metrics.get_sample_value(
             "continuum_trainer_trainings_total",
             {"pipeline": PIPELINE, "trigger": "manual", "outcome": "failed"},
         )
@@ -269,7 +276,7 @@ async def test_pipeline_changed_refreshes_the_spec_and_applies_a_lower_threshold
         await t.service.runner.idle()
         assert h.trained == []
         spec = make_spec(min_new_labelled_rows=300)
-        version = h.registry.set_spec(spec)
+        version = h.registry.apply(spec)
         changed = PipelineChanged(
             pipeline=PIPELINE,
             spec_version=version,

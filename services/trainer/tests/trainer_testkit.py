@@ -6,14 +6,16 @@ import asyncio
 import json
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pandas as pd
+from faststream.asgi import AsgiFastStream
+from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry
 
 from continuum.contracts import (
     DataBatchReady,
@@ -26,10 +28,12 @@ from continuum.contracts import (
 )
 from continuum.kafka import KafkaSettings
 from continuum.modelkit import frame_to_parquet
-from continuum.registry_client import RegistryClient
+from continuum.registry_client.testing import FakeRegistry
 from continuum.storage import open_store
-from continuum.trainer.app import Trainer, build_trainer
+from continuum.trainer.app import app_for
+from continuum.trainer.bootstrap import TrainerParts, build
 from continuum.trainer.jobs import TrainFn, TrainingJob, TrainingResult
+from continuum.trainer.service import TrainerService
 from continuum.trainer.settings import TrainerSettings
 from continuum.trainer.worker import train_run
 
@@ -71,62 +75,40 @@ def make_spec(**triggers: Any) -> PipelineSpec:
     )
 
 
-@dataclass
-class FakeRegistry:
-    """The registry's read routes the trainer uses, answered from dicts."""
+@dataclass(frozen=True)
+class Trainer:
+    """A trainer's parts and the app serving them."""
 
-    specs: dict[int, PipelineSpec] = field(default_factory=dict)
-    champion: dict[str, Any] | None = None
-    calls: list[str] = field(default_factory=list)
+    parts: TrainerParts
+    app: AsgiFastStream
 
-    def set_spec(self, spec: PipelineSpec) -> int:
-        version = len(self.specs) + 1
-        self.specs[version] = spec
-        return version
+    @property
+    def broker(self) -> KafkaBroker:
+        return self.parts.broker
 
-    def _spec_body(self, version: int) -> dict[str, Any]:
-        spec = self.specs[version]
-        return {
-            "name": spec.name,
-            "spec_version": version,
-            "spec_sha256": spec.sha256(),
-            "spec": spec.model_dump(mode="json", by_alias=True),
-            "created_at": "2026-01-01T00:00:00Z",
-        }
+    @property
+    def service(self) -> TrainerService:
+        return self.parts.service
 
-    def promote(self, trained: ModelTrained, version: int = 1) -> None:
-        assert trained.artifacts is not None
-        self.champion = {
-            "pipeline": trained.pipeline,
-            "version": version,
-            "run_id": trained.run_id,
-            "trigger": trained.trigger,
-            "spec_version": trained.spec_version,
-            "decision": "promoted",
-            "decision_reason": "test",
-            "metrics": trained.metrics,
-            "artifacts": trained.artifacts.model_dump(mode="json"),
-            "correlation_id": str(trained.correlation_id),
-            "created_at": "2026-01-01T00:00:00Z",
-            "is_champion": True,
-        }
+    @property
+    def metrics(self) -> CollectorRegistry:
+        return self.parts.metrics
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        self.calls.append(path)
-        prefix = f"/v1/pipelines/{PIPELINE}"
-        if path == prefix and self.specs:
-            return httpx.Response(200, json=self._spec_body(max(self.specs)))
-        if path == f"{prefix}/champion" and self.champion:
-            return httpx.Response(200, json=self.champion)
-        if path.startswith(f"{prefix}/specs/"):
-            version = int(path.rsplit("/", 1)[1])
-            if version in self.specs:
-                return httpx.Response(200, json=self._spec_body(version))
-        return httpx.Response(404, json={"detail": "not found"})
 
-    def client(self) -> RegistryClient:
-        return RegistryClient("http://registry.test", transport=httpx.MockTransport(self.handle))
+def promote(registry: FakeRegistry, trained: ModelTrained, version: int = 1) -> None:
+    """Make the model ``trained`` describes the registry's champion at ``version``."""
+    assert trained.artifacts is not None
+    registry.add_model(
+        trained.pipeline,
+        version,
+        trained.artifacts,
+        champion=True,
+        run_id=trained.run_id,
+        trigger=trained.trigger,
+        spec_version=trained.spec_version,
+        metrics=trained.metrics,
+        correlation_id=str(trained.correlation_id),
+    )
 
 
 def make_rows(n: int, *, offset: int = 0, labelled: bool = True, seed: int = 0) -> pd.DataFrame:
@@ -167,14 +149,13 @@ class Harness:
         self.data = open_store(self.settings.data_root)
         self.artifacts = open_store(self.settings.artifact_root)
         self.registry = FakeRegistry()
-        self.spec_version = self.registry.set_spec(spec)
+        self.spec_version = self.registry.apply(spec)
         self.offset = 0
         self.trained: list[ModelTrained] = []
 
     def build(self, train_fn: TrainFn = train_run) -> Trainer:
-        trainer = build_trainer(
-            self.settings, registry_client=self.registry.client(), train_fn=train_fn
-        )
+        parts = build(self.settings, registry=self.registry.client(), train_fn=train_fn)
+        trainer = Trainer(parts, app_for(parts))
 
         @trainer.broker.subscriber(topics.MODELS_TRAINED, group_id="test-observer")
         async def collect(event: ModelTrained) -> None:

@@ -58,7 +58,6 @@ class Runner:
         self,
         *,
         settings: TrainerSettings,
-        state: Callable[[], TrainerState],
         registry: RegistryClient,
         broker: KafkaBroker,
         metrics: TrainerMetrics,
@@ -66,7 +65,7 @@ class Runner:
         executor_factory: Callable[[], Executor],
     ) -> None:
         self.settings = settings
-        self._state = state
+        self._state: TrainerState | None = None
         self.registry = registry
         self.broker = broker
         self.metrics = metrics
@@ -79,7 +78,14 @@ class Runner:
 
     @property
     def state(self) -> TrainerState:
-        return self._state()
+        """The state the service opened and handed over with :meth:`attach`."""
+        if self._state is None:
+            raise RuntimeError("the trainer is not started")
+        return self._state
+
+    def attach(self, state: TrainerState | None) -> None:
+        """Use ``state`` (the service opens it on start; ``None`` once it is closed)."""
+        self._state = state
 
     def kick(self, pipeline: str) -> None:
         """Make sure a task is driving ``pipeline``'s open runs."""

@@ -97,6 +97,7 @@ class TrainerService:
     async def start(self) -> None:
         """Open the state, resume unfinished runs, start the schedule loop."""
         self._state = TrainerState.open(self.settings.state_dir)
+        self.runner.attach(self._state)
         for pipeline in self.state.pipelines():
             self._update_gauges(pipeline)
         for pipeline in self.state.pipelines_with_open_runs():
@@ -114,6 +115,7 @@ class TrainerService:
             await asyncio.gather(self._ticker, return_exceptions=True)
             self._ticker = None
         await self.runner.stop()
+        self.runner.attach(None)
         if self._state is not None:
             self._state.close()
             self._state = None
