@@ -1,7 +1,8 @@
 """``create_app(settings)``: the registry's HTTP API and its Kafka consumer in one process.
 
-The broker is started and stopped in FastAPI's lifespan; the ``ModelTrained`` subscriber
-is registered on it here, so ``TestKafkaBroker`` can drive the same app in tests.
+``bootstrap.build`` wires the parts (the ``ModelTrained`` subscriber among them, so
+``TestKafkaBroker`` can drive the same app in tests); the broker is started and stopped in
+FastAPI's lifespan here.
 """
 
 from __future__ import annotations
@@ -17,24 +18,17 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.routing import Route
 
-from continuum.contracts import ModelTrained
-from continuum.contracts.topics import MODELS_TRAINED
-from continuum.kafka import build_broker, watch_consumer_lag
 from continuum.registry.api import audit, models, pipelines
 from continuum.registry.api.validation_errors import validation_error_response
+from continuum.registry.bootstrap import SERVICE, RegistryParts, build
 from continuum.registry.candidate_check import (
-    ArtifactCandidateChecker,
     CandidateChecker,
     warm_up,
 )
-from continuum.registry.metrics import RegistryMetrics
-from continuum.registry.model_intake import ModelIntake
-from continuum.registry.service import RegistryService
 from continuum.registry.settings import RegistrySettings
-from continuum.registry.sql_store import SqlRegistryStore
 from continuum.registry.store import (
     NoPreviousChampionError,
     NotFoundError,
@@ -42,10 +36,6 @@ from continuum.registry.store import (
     StoreUnavailableError,
 )
 from continuum.runtime import Backoff, HealthEndpoint, any_error, broker_connected, retrying
-from continuum.storage import open_store
-
-SERVICE = "registry"
-CONSUMER_GROUP = "continuum-registry"
 
 logger = logging.getLogger(__name__)
 
@@ -88,21 +78,16 @@ def create_app(
     settings: RegistrySettings,
     *,
     store: RegistryStore | None = None,
+    broker: KafkaBroker | None = None,
     checker: CandidateChecker | None = None,
 ) -> FastAPI:
     """The registry app. ``store``/``checker`` default to the settings' database/artifacts."""
-    registry = CollectorRegistry()
-    metrics = RegistryMetrics.create(registry)
-    broker = build_broker(settings.kafka, service=SERVICE, registry=registry)
-    watch_consumer_lag(registry, service=SERVICE, broker=broker)
-    store = store or SqlRegistryStore.from_url(settings.resolved_database_url())
-    checker = checker or ArtifactCandidateChecker(open_store(settings.artifact_root))
-    service = RegistryService(store, broker, metrics)
-    intake = ModelIntake(service, checker)
+    return app_for(build(settings, store=store, broker=broker, checker=checker))
 
-    @broker.subscriber(MODELS_TRAINED, group_id=CONSUMER_GROUP, auto_offset_reset="earliest")
-    async def on_model_trained(event: ModelTrained) -> None:
-        await intake.handle(event)
+
+def app_for(parts: RegistryParts) -> FastAPI:
+    """The HTTP API over wired parts; the database, broker and outbox run in the lifespan."""
+    settings, broker, service, registry = parts.settings, parts.broker, parts.service, parts.metrics
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
