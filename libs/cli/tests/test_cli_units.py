@@ -169,7 +169,8 @@ def fake_registry(monkeypatch: pytest.MonkeyPatch) -> None:
         transport = httpx.MockTransport(_FakeRegistry().handle)
         return RegistryClient(base_url, transport=transport, **kwargs)
 
-    monkeypatch.setattr(pipelines_commands, "RegistryClient", client)
+    # The commands import the client when they run (keeping `continuum --help` light).
+    monkeypatch.setattr("continuum.registry_client.RegistryClient", client)
 
 
 @pytest.mark.usefixtures("fake_registry")

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from continuum.cli.demo.run import DemoConfig, run_demo
-from continuum.cli.demo.summary import print_summary
 from continuum.cli.output import err, fail, out
-from continuum.cli.stack import StackError
-from continuum.localkafka import LocalKafkaError
 
 
 def _months(value: str) -> tuple[int, int]:
@@ -55,6 +50,15 @@ def demo(
     close: a first model promoted, drift detected, a drift-triggered retrain promoted, and
     serving answering with it without a restart.
     """
+    # Imported here: the demo brings pandas, the flights data and Kafka clients, which
+    # every other command (and `continuum --help`) should not load.
+    import asyncio
+
+    from continuum.cli.demo.run import DemoConfig, run_demo
+    from continuum.cli.demo.summary import print_summary
+    from continuum.cli.stack import StackError
+    from continuum.localkafka import LocalKafkaError
+
     summary_path = summary or (
         Path(os.environ["DEMO_SUMMARY"]) if os.environ.get("DEMO_SUMMARY") else None
     )

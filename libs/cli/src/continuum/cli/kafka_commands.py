@@ -1,19 +1,23 @@
-"""``continuum kafka ...``: run the local single-node Kafka broker."""
+"""``continuum kafka ...``: run the local single-node Kafka broker.
+
+``continuum.localkafka`` (and the Kafka client it brings) is imported inside the
+commands, so ``continuum --help`` does not load it.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from continuum.cli.output import err, fail, out
-from continuum.localkafka import (
-    DEFAULT_PORT,
-    LocalKafka,
-    LocalKafkaError,
-    default_data_dir,
-)
+
+if TYPE_CHECKING:
+    from continuum.localkafka import LocalKafka
+
+DEFAULT_PORT = 9092
+"""``continuum.localkafka.DEFAULT_PORT``, for the help text (a test keeps them equal)."""
 
 app = typer.Typer(help="Run a local single-node Apache Kafka (KRaft) broker.", no_args_is_help=True)
 
@@ -28,6 +32,8 @@ DataDirOption = Annotated[
 
 
 def _local(data_dir: Path | None) -> LocalKafka:
+    from continuum.localkafka import LocalKafka, default_data_dir
+
     return LocalKafka(data_dir or default_data_dir(), console=err)
 
 
@@ -45,6 +51,8 @@ def start(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the broker.")] = 90.0,
 ) -> None:
     """Start the broker in the background (download the jars first if needed)."""
+    from continuum.localkafka import LocalKafkaError
+
     try:
         running = _local(data_dir).start(port, timeout=timeout)
     except LocalKafkaError as exc:
@@ -69,6 +77,8 @@ def stop(
     timeout: Annotated[float, typer.Option(help="Seconds before SIGKILL.")] = 30.0,
 ) -> None:
     """Stop the broker (SIGTERM, then SIGKILL after the timeout). Data is kept."""
+    from continuum.localkafka import LocalKafkaError
+
     local = _local(data_dir)
     try:
         was_running = local.stop(timeout=timeout)
@@ -83,6 +93,8 @@ def stop(
 @app.command()
 def status(data_dir: DataDirOption = None) -> None:
     """Show whether the broker runs and answers metadata; exit 1 unless it does."""
+    from continuum.localkafka import LocalKafkaError
+
     try:
         info = _local(data_dir).status()
     except LocalKafkaError as exc:
@@ -103,6 +115,8 @@ def status(data_dir: DataDirOption = None) -> None:
 @app.command()
 def fetch() -> None:
     """Only resolve (download once) the broker jars; used by setup."""
+    from continuum.localkafka import LocalKafka, LocalKafkaError
+
     try:
         jars = LocalKafka(console=err).fetch()
     except LocalKafkaError as exc:

@@ -1,20 +1,21 @@
-"""``continuum pipelines ...``: pipelines as code, applied to the registry."""
+"""``continuum pipelines ...``: pipelines as code, applied to the registry.
+
+The registry client, the contracts and rich's tables are imported inside the commands:
+``continuum --help`` loads this module, and should not pay for them.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.table import Table
-from rich.text import Text
 
 from continuum.cli.output import fail, out
-from continuum.contracts import parse_spec_yaml
-from continuum.registry_client import RegistryClient, RegistryError, RegistryUnavailableError
+
+if TYPE_CHECKING:
+    from continuum.contracts import PipelineSpec
 
 app = typer.Typer(
     help="Pipelines as code: apply specs, list versions and runs, train, promote, roll back.",
@@ -32,10 +33,32 @@ TokenHome = Annotated[Path, typer.Option(help="Where `continuum up` keeps the to
 
 def _run(action: Any) -> None:
     """Run an async registry call; registry errors become a clean CLI error."""
+    import asyncio
+
+    from continuum.registry_client import RegistryError, RegistryUnavailableError
+
     try:
         asyncio.run(action())
     except (RegistryError, RegistryUnavailableError) as exc:
         fail(str(exc))
+
+
+def _parse(file: Path, text: str) -> PipelineSpec:
+    """The spec in ``text``, or a one-line error naming the file (and line and column)."""
+    import yaml
+    from pydantic import ValidationError
+
+    from continuum.contracts import parse_spec_yaml
+
+    try:
+        return parse_spec_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        fail(f"{where}: YAML syntax error: {problem}")
+    except (ValidationError, ValueError) as exc:
+        fail(f"{file} is not a valid pipeline spec", str(exc))
 
 
 def _token(home: Path) -> str | None:
@@ -53,12 +76,11 @@ def apply(
 ) -> None:
     """Validate FILE and store it as the pipeline's next spec version."""
     text = file.read_text()
-    try:
-        spec = parse_spec_yaml(text)
-    except (ValidationError, ValueError) as exc:
-        fail(f"{file} is not a valid pipeline spec", str(exc))
+    spec = _parse(file, text)
 
     async def _apply() -> None:
+        from continuum.registry_client import RegistryClient
+
         async with RegistryClient(registry, token=_token(home)) as client:
             record = await client.apply_spec(
                 spec.name, text, applied_by=os.environ.get("USER", "cli")
@@ -74,6 +96,10 @@ def list_pipelines(registry: RegistryOption = "http://127.0.0.1:8100") -> None:
     """List pipelines with their spec version and champion."""
 
     async def _list() -> None:
+        from rich.table import Table
+
+        from continuum.registry_client import RegistryClient
+
         async with RegistryClient(registry) as client:
             rows = await client.list_pipelines()
         table = Table("pipeline", "spec", "source topic", "task", "champion", "versions")
@@ -97,6 +123,11 @@ def models(name: str, registry: RegistryOption = "http://127.0.0.1:8100") -> Non
     """List a pipeline's model versions with their metrics, trigger and gate decision."""
 
     async def _models() -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        from continuum.registry_client import RegistryClient
+
         async with RegistryClient(registry) as client:
             rows = await client.list_models(name)
             # Without a champion serving answers 503: say why, from the registry's status.
@@ -131,6 +162,11 @@ def runs(
     """List NAME's recent training runs: status, trigger, version, and why a run failed."""
 
     async def _runs() -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        from continuum.registry_client import RegistryClient
+
         async with RegistryClient(registry) as client:
             rows = await client.list_runs(name, limit=limit)
         table = Table("received", "trigger", "spec", "status", "version")
@@ -164,6 +200,8 @@ def train(
     """Ask the trainer for a run of NAME now."""
 
     async def _train() -> None:
+        from continuum.registry_client import RegistryClient
+
         async with RegistryClient(registry, token=_token(home)) as client:
             accepted = await client.request_training(name, reason=reason, requested_by="cli")
         out.print(f"training requested (event {accepted.event_id})", highlight=False)
@@ -182,6 +220,8 @@ def promote(
     """Make VERSION the champion of NAME (serving hot-swaps to it)."""
 
     async def _promote() -> None:
+        from continuum.registry_client import RegistryClient
+
         async with RegistryClient(registry, token=_token(home)) as client:
             record = await client.promote(name, version, reason=reason)
         out.print(f"{name}: v{record.version} is the champion", highlight=False)
@@ -199,6 +239,8 @@ def rollback(
     """Return NAME to its previous champion."""
 
     async def _rollback() -> None:
+        from continuum.registry_client import RegistryClient
+
         async with RegistryClient(registry, token=_token(home)) as client:
             record = await client.rollback(name, reason=reason)
         out.print(f"{name}: rolled back to v{record.version}", highlight=False)

@@ -154,7 +154,7 @@ async def run_demo(config: DemoConfig, console: Console) -> DemoResult:
         flights = await asyncio.to_thread(load_flights, config.months, config.every)
         console.print(
             f"[bold]4/5[/bold] replaying {len(flights):,} flights "
-            f"(months {config.months[0]}-{config.months[1]}, every {config.every}th) "
+            f"(months {config.months[0]}-{config.months[1]}, {_sampling(config.every)}) "
             f"at {config.seconds_per_day}s per day"
         )
         replayer = Replayer(
@@ -199,31 +199,66 @@ async def run_demo(config: DemoConfig, console: Console) -> DemoResult:
                 kafka.stop()
 
 
+def ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``22nd`` ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _sampling(every: int) -> str:
+    return "every flight" if every == 1 else f"every {ordinal(every)} flight"
+
+
 class _Progress:
-    """One status line every few simulated days (works in a terminal and in CI logs)."""
+    """One status line every few simulated days (works in a terminal and in CI logs).
+
+    The status line has a fixed shape, so it stays under ~120 characters however long
+    the run; each new model version gets a line of its own once, when first seen.
+    """
 
     def __init__(self, console: Console, observer: LoopObserver, every_days: int = 7) -> None:
         self.console = console
         self.observer = observer
         self.every_days = every_days
+        self.shown: set[int] = set()
 
     def on_day(self, stats: ReplayStats) -> None:
         if stats.days % self.every_days:
             return
-        seen = self.observer.events
-        versions = (
-            ", ".join(
-                f"v{r.version}({r.trigger} auc={r.metrics.get('roc_auc', float('nan')):.3f} "
-                f"{'promoted' if r.decision == 'promoted' else 'rejected'})"
-                for r in sorted(seen.registered.values(), key=lambda r: r.version)
-            )
-            or "none yet"
+        for line in new_version_lines(stats, self.observer.events, self.shown):
+            self.console.print(line, highlight=False)
+        self.console.print(progress_line(stats, self.observer.events), highlight=False)
+
+
+def _count(n: int) -> str:
+    """``987``, ``9,876``, ``98.8k``, ``1.23M``: at most six characters."""
+    if n < 10_000:
+        return f"{n:,}"
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.2f}M"
+
+
+def progress_line(stats: ReplayStats, seen: LoopEvents) -> str:
+    """The replay's status: what was sent, what the services did, what serving answers."""
+    return (
+        f"  {stats.current_day}  sent {_count(stats.records_produced):>6}  "
+        f"ingested {_count(seen.rows_ingested):>6}  rejected {_count(len(seen.rejected))}  "
+        f"batches {_count(len(seen.batches))}  runs {_count(len(seen.trained))}  "
+        f"drift {_count(len(seen.drift))}  serving v{stats.last_served_version or '-'}"
+    )
+
+
+def new_version_lines(stats: ReplayStats, seen: LoopEvents, shown: set[int]) -> list[str]:
+    """One line per model version not in ``shown`` (which this adds them to)."""
+    lines = []
+    for r in sorted(seen.registered.values(), key=lambda r: r.version):
+        if r.version in shown:
+            continue
+        shown.add(r.version)
+        decision = "promoted" if r.decision == "promoted" else "rejected"
+        auc = r.metrics.get("roc_auc", float("nan"))
+        lines.append(
+            f"  {stats.current_day}  model v{r.version} ({r.trigger}) auc {auc:.3f}: {decision}"
         )
-        self.console.print(
-            f"  {stats.current_day}  sent {stats.records_produced:>6,}  "
-            f"ingested {seen.rows_ingested:>6,}  rejected {len(seen.rejected):>3}  "
-            f"batches {len(seen.batches):>3}  trainings {len(seen.trained):>2}  "
-            f"drift {len(seen.drift):>2}  serving v{stats.last_served_version or '-'}  "
-            f"versions: {versions}",
-            highlight=False,
-        )
+    return lines
