@@ -7,33 +7,32 @@ offline store, the artifact store and the registry's HTTP API, as in production.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from continuum.cli.health_probe import HealthState, probe_health
+from continuum.cli.ports import DEFAULT_PORTS
+from continuum.cli.stack_file import ServiceEntry, StackRecord, write_record
+
+__all__ = ["DEFAULT_PORTS", "SERVICES", "LocalStack", "ServiceProcess", "StackError"]
 
 SERVICES: tuple[str, ...] = ("registry", "ingest", "trainer", "serving", "monitor")
 """Start order: the registry first, since every other service reads specs from it."""
 
-DEFAULT_PORTS: dict[str, int] = {
-    "registry": 8100,
-    "serving": 8101,
-    "ingest": 8102,
-    "trainer": 8103,
-    "monitor": 8104,
-}
-
 
 class StackError(RuntimeError):
     """A service did not start or died; the message carries its log tail."""
+
+
+class StackStoppedError(StackError):
+    """Starting was interrupted on request (``continuum down`` or SIGTERM)."""
 
 
 def log_tail(path: Path, lines: int = 30) -> str:
@@ -54,6 +53,22 @@ def registry_token(home: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(token)
     return token
+
+
+def service_command(name: str) -> list[str]:
+    """How a service process is started: this interpreter, ``-m continuum.<name>``."""
+    return [sys.executable, "-m", f"continuum.{name}"]
+
+
+@dataclass(frozen=True)
+class StartProgress:
+    """One step of starting a service, for progress output."""
+
+    service: str
+    stage: str  # "starting" (process launched), "waiting" (no healthy answer yet), "healthy"
+    seconds: float
+    pid: int
+    port: int
 
 
 @dataclass
@@ -77,13 +92,22 @@ class ServiceProcess:
 
 @dataclass
 class LocalStack:
-    """The services of one Continuum home, started against one Kafka."""
+    """The services of one Continuum home, started against one Kafka.
+
+    ``report`` hears each start step (``waiting`` every ``report_every`` seconds);
+    ``should_stop`` is asked while starting, to give up early when told to stop.
+    """
 
     home: Path
     bootstrap_servers: str
     ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     extra_env: Mapping[str, str] = field(default_factory=dict)
     running: dict[str, ServiceProcess] = field(default_factory=dict)
+    command: Callable[[str], list[str]] = service_command
+    report: Callable[[StartProgress], None] | None = None
+    report_every: float = 10.0
+    should_stop: Callable[[], bool] = lambda: False
+    owner_pid: int | None = None
 
     @property
     def token(self) -> str:
@@ -114,19 +138,28 @@ class LocalStack:
         }
 
     def start(self, services: Iterable[str] = SERVICES, timeout: float = 90.0) -> None:
-        """Start services in order, each healthy before the next; raises :class:`StackError`."""
-        for name in services:
-            self.start_one(name, timeout=timeout)
-        self._write_state()
+        """Start services in order, each healthy before the next.
+
+        Raises :class:`StackError` (:class:`StackStoppedError` when told to stop) after
+        stopping every service this stack started: a failed start leaves nothing behind.
+        """
+        try:
+            for name in services:
+                if self.should_stop():
+                    raise StackStoppedError("stopped while starting")
+                self.start_one(name, timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
 
     def start_one(self, name: str, timeout: float = 90.0) -> ServiceProcess:
-        """Start one service and wait until its ``/health`` answers 200."""
+        """Start one service, record it in the stack file, and wait until it is healthy."""
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", f"continuum.{name}"],
+                self.command(name),
                 env=self.environment(name),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -134,23 +167,36 @@ class LocalStack:
             )
         service = ServiceProcess(name, self.ports[name], process, log_path)
         self.running[name] = service
+        self.write_state()
+        self._report(service, "starting", 0.0)
         self.wait_healthy(service, timeout)
         return service
 
     def wait_healthy(self, service: ServiceProcess, timeout: float) -> None:
-        """Poll ``/health`` until 200; fail fast with the log tail if the process dies."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Poll ``/health`` until the service itself says ok; raise :class:`StackError`
+        with the log tail if the process dies, and at once if another program answers."""
+        began = time.monotonic()
+        next_report = began + self.report_every
+        while (now := time.monotonic()) < began + timeout:
             if not service.alive():
                 raise StackError(
                     f"{service.name} exited with code {service.process.returncode}:\n"
                     + log_tail(service.log_path)
                 )
-            try:
-                if httpx.get(f"{service.url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if self.should_stop():
+                raise StackStoppedError(f"stopped while {service.name} was starting")
+            probe = probe_health(service.url, service.name)
+            if probe.state is HealthState.HEALTHY:
+                self._report(service, "healthy", now - began)
+                return
+            if probe.state is HealthState.FOREIGN:
+                raise StackError(
+                    f"port {service.port} answers /health, but not as {service.name} "
+                    f"({probe.detail}): another program holds the port"
+                )
+            if now >= next_report:
+                self._report(service, "waiting", now - began)
+                next_report = now + self.report_every
             time.sleep(0.25)
         raise StackError(
             f"{service.name} not healthy after {timeout:.0f}s:\n" + log_tail(service.log_path)
@@ -161,11 +207,12 @@ class LocalStack:
         service = self.running.pop(name)
         service.process.send_signal(sig)
         service.process.wait(timeout=30)
+        self.write_state()
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop every service (reverse start order): SIGTERM, then SIGKILL if needed."""
         for name in reversed(list(self.running)):
-            service = self.running.pop(name)
+            service = self.running[name]
             if service.alive():
                 service.process.terminate()
                 try:
@@ -173,11 +220,25 @@ class LocalStack:
                 except subprocess.TimeoutExpired:
                     service.process.kill()
                     service.process.wait()
-        self._write_state()
+            del self.running[name]
+            self.write_state()
 
-    def _write_state(self) -> None:
-        state = {
-            name: {"pid": s.process.pid, "port": s.port, "log": str(s.log_path)}
-            for name, s in self.running.items()
-        }
-        (self.home / "stack.json").write_text(json.dumps(state, indent=2))
+    def write_state(self) -> None:
+        """Record the running services in ``<home>/stack.json`` (read by ``continuum down``)."""
+        write_record(
+            self.home,
+            StackRecord(
+                services={
+                    name: ServiceEntry(s.process.pid, s.port, str(s.log_path))
+                    for name, s in self.running.items()
+                },
+                owner_pid=self.owner_pid,
+                kafka=self.bootstrap_servers,
+            ),
+        )
+
+    def _report(self, service: ServiceProcess, stage: str, seconds: float) -> None:
+        if self.report is not None:
+            self.report(
+                StartProgress(service.name, stage, seconds, service.process.pid, service.port)
+            )

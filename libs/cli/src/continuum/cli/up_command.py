@@ -1,53 +1,71 @@
-"""``continuum up``: Kafka and the five services as local processes, until Ctrl-C."""
+"""``continuum up``: Kafka and the five services as local processes, until Ctrl-C.
+
+Only the options live here; the work is in :mod:`continuum.cli.up_run`, imported when
+the command runs so ``continuum --help`` stays fast.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from continuum.cli.output import err, fail, out
-from continuum.cli.stack import SERVICES, LocalStack, StackError
-from continuum.cli.topics_setup import ensure_topics
-from continuum.localkafka import LocalKafka, LocalKafkaError
+from continuum.cli.ports import DEFAULT_PORTS
+
+PORT_HELP = "{name}'s HTTP port (0 = any free port). Default: from --base-port, else {port}."
+
+
+def _port_option(name: str, service: str) -> object:
+    help_text = PORT_HELP.format(name=name, port=DEFAULT_PORTS[service])
+    return typer.Option(help=help_text, show_default=False)
 
 
 def up(
     home: Annotated[Path, typer.Option(help="State, data, artifacts and logs.")] = Path(
         ".continuum"
     ),
-    kafka_port: Annotated[int | None, typer.Option(help="Kafka client port.")] = None,
+    base_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Services on BASE..BASE+4 (registry, serving, ingest, trainer, monitor). "
+            "0 picks free ports for them and for Kafka. Default: "
+            f"{min(DEFAULT_PORTS.values())}-{max(DEFAULT_PORTS.values())}.",
+            show_default=False,
+        ),
+    ] = None,
+    registry_port: Annotated[int | None, _port_option("The registry", "registry")] = None,
+    serving_port: Annotated[int | None, _port_option("Serving", "serving")] = None,
+    ingest_port: Annotated[int | None, _port_option("Ingest", "ingest")] = None,
+    trainer_port: Annotated[int | None, _port_option("The trainer", "trainer")] = None,
+    monitor_port: Annotated[int | None, _port_option("The monitor", "monitor")] = None,
+    kafka_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Kafka client port (0 = any free port). Default: the port this home's "
+            "Kafka used last, else 9092; with --base-port 0, a free port.",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds each service may take to become healthy.")
+    ] = 120.0,
 ) -> None:
-    """Start Kafka and every service, print where they are, and keep them running."""
-    home = home.resolve()
-    try:
-        kafka = LocalKafka(home / "kafka", console=err).start(kafka_port)
-        asyncio.run(ensure_topics(kafka.bootstrap_servers))
-        stack = LocalStack(home, kafka.bootstrap_servers)
-        stack.start()
-    except (LocalKafkaError, StackError) as exc:
-        fail(str(exc))
-    out.print(f"Kafka      {kafka.bootstrap_servers}", highlight=False)
-    for name in SERVICES:
-        out.print(
-            f"{name:<10} {stack.url(name)}   log {stack.running[name].log_path}", highlight=False
-        )
-    out.print(f"registry token in {home / 'registry-token'}", highlight=False)
-    out.print("apply a pipeline: uv run continuum pipelines apply examples/pipelines/flights.yaml")
-    out.print("Ctrl-C stops the services (Kafka keeps running: continuum kafka stop).")
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
-        while not stopped.wait(2):
-            dead = [s.name for s in stack.running.values() if not s.alive()]
-            if dead:
-                err.print(f"[red]stopped unexpectedly: {', '.join(dead)}[/red] (see logs)")
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stack.stop()
+    """Start Kafka and every service, print where they are, and keep them running.
+
+    Prints each step while starting. A busy port is reported before anything starts; if
+    a service then fails, everything this command started is stopped again. `continuum
+    down` (from another shell) stops it all.
+    """
+    from continuum.cli.up_run import UpRequest, run_up
+
+    chosen = {
+        "registry": registry_port,
+        "serving": serving_port,
+        "ingest": ingest_port,
+        "trainer": trainer_port,
+        "monitor": monitor_port,
+    }
+    code = run_up(UpRequest(home.resolve(), base_port, chosen, kafka_port, timeout))
+    if code:
+        raise typer.Exit(code=code)
