@@ -151,10 +151,12 @@ def env_names(cls: type[BaseSettings]) -> dict[str, tuple[str, ...]]:
             candidates = [alias]
         elif isinstance(alias, AliasChoices):
             candidates = [c for c in alias.choices if isinstance(c, str)]
+        elif issubclass(cls, ServiceSettings):
+            candidates = [cls.env_name(name)]  # shared fields keep CONTINUUM_<FIELD>
         else:
             candidates = [prefix + name]
         for candidate in candidates:
-            if candidate.upper().startswith(prefix):
+            if candidate.upper().startswith(prefix) or issubclass(cls, ServiceSettings):
                 names[candidate.upper()] = (name,)
     return names
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from continuum.kafka import KafkaSettings
 from continuum.runtime import RegistryCallerSettings
@@ -17,38 +18,33 @@ from continuum.runtime import RegistryCallerSettings
 class MonitorSettings(RegistryCallerSettings):
     """Everything ``continuum.monitor`` reads from its environment."""
 
+    model_config = SettingsConfigDict(env_prefix="CONTINUUM_MONITOR_")
+
     service_name: str = "monitor"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     http_port: int = Field(default=8500, ge=0, le=65535)
     state_dir: Path = Field(
         default=Path(".continuum/monitor"),
-        validation_alias="CONTINUUM_STATE_DIR",
         description="Where the drift cooldown's last-fired times survive restarts.",
     )
-    consumer_group: str = Field(
-        default="continuum-monitor", validation_alias="CONTINUUM_MONITOR_CONSUMER_GROUP"
-    )
+    consumer_group: str = Field(default="continuum-monitor")
     seen_event_ids: int = Field(
         default=100_000,
         ge=1,
-        validation_alias="CONTINUUM_MONITOR_SEEN_EVENT_IDS",
         description="Event ids remembered for idempotency (a bounded LRU).",
     )
     joinable_predictions: int = Field(
         default=100_000,
         ge=1,
-        validation_alias="CONTINUUM_MONITOR_JOINABLE_PREDICTIONS",
         description="Logged predictions kept for joining delayed feedback (a bounded LRU).",
     )
     quality_window_rows: int = Field(
         default=1000,
         ge=1,
-        validation_alias="CONTINUUM_MONITOR_QUALITY_WINDOW_ROWS",
         description="Labelled predictions per model version that quality metrics are over.",
     )
     registry_retry_seconds: float = Field(
         default=1.0,
         gt=0,
-        validation_alias="CONTINUUM_MONITOR_REGISTRY_RETRY_SECONDS",
         description="First backoff while the registry is unreachable at start (doubles to 30 s).",
     )

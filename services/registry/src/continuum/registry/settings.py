@@ -12,7 +12,8 @@ import secrets
 from pathlib import Path
 from typing import Self
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from continuum.kafka import KafkaSettings
 from continuum.runtime import ServiceSettings
@@ -25,44 +26,36 @@ MIN_TOKEN_CHARS = 8
 class RegistrySettings(ServiceSettings):
     """Settings of ``continuum.registry`` (env ``CONTINUUM_*`` and ``CONTINUUM_REGISTRY_*``)."""
 
+    model_config = SettingsConfigDict(env_prefix="CONTINUUM_REGISTRY_")
+
     service_name: str = "registry"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     http_port: int = Field(default=8100, ge=0, le=65535)
-    state_dir: Path | None = Field(
-        default=None, description="Durable local state (the SQLite file lives here by default)."
+    state_dir: Path = Field(
+        default=Path(".continuum"),
+        description="Durable local state (the SQLite file lives here by default).",
     )
     database_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("CONTINUUM_REGISTRY_DATABASE_URL", "database_url"),
         description="SQLAlchemy URL; sqlite:///... (default) or postgresql+psycopg://...",
     )
     token: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("CONTINUUM_REGISTRY_TOKEN", "token"),
         description="Bearer token every write call must present.",
     )
     allow_insecure_dev_token: bool = Field(
         default=False,
-        validation_alias=AliasChoices(
-            "CONTINUUM_REGISTRY_ALLOW_INSECURE_DEV_TOKEN", "allow_insecure_dev_token"
-        ),
         description="Without a token, make up a random one and log it (development only).",
     )
     outbox_poll_seconds: float = Field(
         default=2.0,
         gt=0,
-        validation_alias=AliasChoices(
-            "CONTINUUM_REGISTRY_OUTBOX_POLL_SECONDS", "outbox_poll_seconds"
-        ),
         description="How often events still waiting in the outbox are retried.",
     )
 
     kafka_start_timeout_seconds: float = Field(
         default=60.0,
         gt=0,
-        validation_alias=AliasChoices(
-            "CONTINUUM_REGISTRY_KAFKA_START_TIMEOUT_SECONDS", "kafka_start_timeout_seconds"
-        ),
         description="How long to keep retrying the first Kafka connection at start.",
     )
 
@@ -95,5 +88,5 @@ class RegistrySettings(ServiceSettings):
         """The configured URL, or a SQLite file in the state folder (``./.continuum``)."""
         if self.database_url:
             return self.database_url
-        folder = (self.state_dir or Path(".continuum")).expanduser().resolve()
+        folder = self.state_dir.expanduser().resolve()
         return f"sqlite:///{folder / 'registry.db'}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from uuid import uuid4
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from continuum.kafka import KafkaSettings
 from continuum.runtime import RegistryCallerSettings
@@ -21,13 +22,14 @@ def _instance_id() -> str:
 class ServingSettings(RegistryCallerSettings):
     """Everything ``continuum.serving`` reads from its environment."""
 
+    model_config = SettingsConfigDict(env_prefix="CONTINUUM_SERVING_")
+
     service_name: str = "serving"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     http_port: int = Field(default=8400, ge=0, le=65535)
     instance_id: str = Field(
         default_factory=_instance_id,
         pattern=r"^[A-Za-z0-9._-]{1,64}$",
-        validation_alias="CONTINUUM_SERVING_INSTANCE_ID",
         description=(
             "Names this replica's own consumer group (continuum-serving-<id>): every replica "
             "must see every promotion. Random per start unless pinned (e.g. a pod name)."
@@ -36,35 +38,29 @@ class ServingSettings(RegistryCallerSettings):
     log_queue_size: int = Field(
         default=10_000,
         ge=1,
-        validation_alias="CONTINUUM_SERVING_LOG_QUEUE_SIZE",
         description="Predictions waiting to be published; beyond this they are dropped.",
     )
     log_batch_size: int = Field(
         default=500,
         ge=1,
-        validation_alias="CONTINUUM_SERVING_LOG_BATCH_SIZE",
     )
     log_drain_seconds: float = Field(
         default=5.0,
         ge=0,
-        validation_alias="CONTINUUM_SERVING_LOG_DRAIN_SECONDS",
         description="On shutdown, how long to keep publishing queued predictions.",
     )
     max_records: int = Field(
         default=1000,
         ge=1,
-        validation_alias="CONTINUUM_SERVING_MAX_RECORDS",
     )
     batch_max_rows: int = Field(
         default=1000,
         ge=1,
-        validation_alias="CONTINUUM_SERVING_BATCH_MAX_ROWS",
         description="Concurrent requests are predicted together up to this many rows.",
     )
     inline_max_rows: int = Field(
         default=0,
         ge=0,
-        validation_alias="CONTINUUM_SERVING_INLINE_MAX_ROWS",
         description=(
             "Prediction batches of at most this many rows run on the event loop; larger ones "
             "in a worker thread. 0 = always in a thread (see bench/serving_bench.py)."
@@ -73,13 +69,11 @@ class ServingSettings(RegistryCallerSettings):
     registry_retry_seconds: float = Field(
         default=1.0,
         gt=0,
-        validation_alias="CONTINUUM_SERVING_REGISTRY_RETRY_SECONDS",
         description="First backoff while the registry is unreachable (doubles up to 30 s).",
     )
     reconcile_seconds: float = Field(
         default=60.0,
         ge=0,
-        validation_alias="CONTINUUM_SERVING_RECONCILE_SECONDS",
         description=(
             "How often to compare the serving champions with the registry's, to repair a "
             "missed promotion event. 0 disables."
