@@ -6,12 +6,18 @@
 #           Kafka client we did not write, used by tests), PostgreSQL server binaries
 #           (registry store tests start a throwaway server), Prometheus and promtool
 #           (the dashboards/alerts test scrapes the loop with a real Prometheus)
-#   python: uv, then `uv sync --locked` of the whole workspace
+#   python: uv (into ~/.local/bin), then `uv sync --all-packages --locked`: every workspace
+#           package, so the `continuum` command exists
 #   kafka:  the broker's jars, resolved once into ~/.cache/continuum/kafka
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# pip --user puts uv into ~/.local/bin, which a new shell may not have on PATH: look there
+# too (so a second run finds it), and say so at the end.
+user_path=$PATH
+export PATH="$HOME/.local/bin:$PATH"
 
 java_ok() {
   command -v java >/dev/null 2>&1 || return 1
@@ -44,11 +50,21 @@ fi
 if ! command -v uv >/dev/null 2>&1; then
   say "installing uv from PyPI"
   python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
-  export PATH="$HOME/.local/bin:$PATH"
 fi
 
-say "syncing the Python workspace (uv sync --locked)"
+say "syncing the Python workspace (uv sync --all-packages --locked)"
 uv sync --all-packages --locked --quiet
 
 say "resolving Apache Kafka jars (cached after the first run)"
 uv run --quiet continuum kafka fetch
+
+uv_dir=$(dirname "$(command -v uv)")
+if ! (PATH=$user_path; hash -r; command -v uv >/dev/null 2>&1); then
+  say "done. uv is in $uv_dir, which is not on your PATH"
+  echo "  'make demo', 'make test' and ./continuum find it anyway. For 'uv run ...' in a new"
+  echo "  shell, add this line to ~/.bashrc (or ~/.profile) and open a new shell:"
+  echo "    export PATH=\"$uv_dir:\$PATH\""
+else
+  say "done. Try: ./continuum --help"
+fi
+

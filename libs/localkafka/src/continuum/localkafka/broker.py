@@ -149,8 +149,9 @@ class LocalKafka:
         port = port or previous or DEFAULT_PORT
         if not port_is_free(self.host, port):
             raise LocalKafkaError(
-                f"Port {self.host}:{port} is already in use; choose another with --port "
-                "(or port=0 for any free port)."
+                f"Kafka's port {self.host}:{port} is already in use; choose another "
+                "(`continuum kafka start --port N`, `continuum up --kafka-port N`; "
+                "0 picks a free port)."
             )
         return port
 
