@@ -154,6 +154,9 @@ async def test_422_for_bad_bodies() -> None:
         assert empty[0]["loc"] == ["body", "records"] and empty[0]["type"] == "too_short"
         too_many = _errors(await world.predict([make_record()] * 6))
         assert too_many[0]["type"] == "too_long"
+        assert too_many[0]["msg"] == (
+            "at most 5 records per request (CONTINUUM_SERVING_MAX_RECORDS), not 6"
+        )
         not_json = _errors(
             await world.client.post("/v1/pipelines/flights/predict", content=b"{nope")
         )

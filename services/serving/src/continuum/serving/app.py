@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from continuum.registry_client import RegistryClient
+from continuum.serving.body_limit import BodySizeLimit
 from continuum.serving.bootstrap import ServingParts, build
 from continuum.serving.routes import build_router
 from continuum.serving.settings import ServingSettings
@@ -68,4 +69,10 @@ def app_for(parts: ServingParts) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(build_router(parts))
+    # Outside every route: a body too large is refused before anything reads it.
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        setting=ServingSettings.env_name("max_body_bytes"),
+    )
     return app

@@ -27,7 +27,9 @@ _PREDICT_OPENAPI: dict[str, Any] = {
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(to_json(body), status, headers, media_type="application/json")
+    # A 422 echoes inputs such as 1e400 (inf): "Infinity" as a string keeps the body JSON.
+    content = to_json(body, inf_nan_mode="strings")
+    return Response(content, status, headers, media_type="application/json")
 
 
 def build_router(state: ServingParts) -> APIRouter:

@@ -52,6 +52,15 @@ class ServingSettings(RegistryCallerSettings):
     max_records: int = Field(
         default=1000,
         ge=1,
+        description="Records per predict request; more is a 422 naming this limit.",
+    )
+    max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description=(
+            "Largest request body (1 MiB); a larger one is answered 413 before it is read, "
+            "so a request never holds more than this (plus one chunk) in memory."
+        ),
     )
     batch_max_rows: int = Field(
         default=1000,

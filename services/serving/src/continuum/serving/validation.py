@@ -23,10 +23,14 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import to_json
 
 from continuum.contracts import ABSENT, PipelineSpec, RecordChecker, RecordProblem, RecordValue
+from continuum.serving.settings import ServingSettings
 
 ErrorDetail = dict[str, Any]
+
+_MAX_RECORDS_SETTING = ServingSettings.env_name("max_records")
 
 
 class PredictRequest(BaseModel):
@@ -59,7 +63,10 @@ def parse_body(body: bytes, max_records: int) -> list[dict[str, Any]]:
             [
                 {
                     "loc": ["body", "records"],
-                    "msg": f"List should have at most {max_records} items, not {len(records)}",
+                    "msg": (
+                        f"at most {max_records} records per request "
+                        f"({_MAX_RECORDS_SETTING}), not {len(records)}"
+                    ),
                     "type": "too_long",
                 }
             ]
@@ -80,6 +87,22 @@ class CheckedRecords:
     event_times: list[datetime | None]
 
 
+MAX_ECHO_CHARS = 200
+"""An echoed input is cut to this much text (the client sent it; it needs a reminder)."""
+
+
+def _echo(value: Any) -> Any:
+    if isinstance(value, bool | float) or value is None:
+        return value
+    if isinstance(value, str):
+        text = value
+    else:  # a 400-digit integer, a list, an object: their JSON text may be long too
+        text = to_json(value, inf_nan_mode="strings", fallback=str).decode()
+        if len(text) <= MAX_ECHO_CHARS:
+            return value
+    return text if len(text) <= MAX_ECHO_CHARS else text[:MAX_ECHO_CHARS] + "..."
+
+
 def _error(index: int, problem: RecordProblem) -> ErrorDetail:
     detail: ErrorDetail = {
         "loc": ["body", "records", index, problem.field],
@@ -87,7 +110,7 @@ def _error(index: int, problem: RecordProblem) -> ErrorDetail:
         "type": problem.kind,
     }
     if problem.input is not ABSENT:
-        detail["input"] = problem.input
+        detail["input"] = _echo(problem.input)
     return detail
 
 
