@@ -132,3 +132,16 @@ def test_deeply_nested_bodies_and_specs_are_refused(app: FastAPI) -> None:
     assert nested_yaml.json()["detail"] == [
         {"path": "$", "reason": "the YAML is nested too deeply"}
     ]
+
+
+def test_a_body_over_the_limit_is_413_before_the_token_is_checked(app: FastAPI) -> None:
+    with asgi.get_client(app) as client:
+        huge = client.put(
+            "/v1/pipelines/churn",
+            data=b"x" * ((1 << 20) + 1),
+            headers={"content-type": "application/json"},
+        )
+    assert huge.status_code == 413
+    assert huge.json() == {
+        "detail": "request body exceeds 1 MiB (CONTINUUM_REGISTRY_MAX_BODY_BYTES)"
+    }

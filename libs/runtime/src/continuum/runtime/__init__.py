@@ -1,5 +1,7 @@
-"""What every Continuum service runs on: settings base, ``serve``, ``/health``, retries."""
+"""What every Continuum service runs on: settings base, ``serve``, ``/health``, retries,
+the request body cap."""
 
+from continuum.runtime.body_limit import BodySizeLimit, describe_size
 from continuum.runtime.health import (
     HealthCheck,
     HealthEndpoint,
@@ -20,6 +22,7 @@ from continuum.runtime.settings import RegistryCallerSettings, ServiceSettings
 __all__ = [
     "TRANSIENT_ERRORS",
     "Backoff",
+    "BodySizeLimit",
     "HealthCheck",
     "HealthEndpoint",
     "RegistryCallerSettings",
@@ -27,6 +30,7 @@ __all__ = [
     "TransientError",
     "any_error",
     "broker_connected",
+    "describe_size",
     "is_transient",
     "observability_routes",
     "retrying",

@@ -35,7 +35,14 @@ from continuum.registry.store import (
     RegistryStore,
     StoreUnavailableError,
 )
-from continuum.runtime import Backoff, HealthEndpoint, any_error, broker_connected, retrying
+from continuum.runtime import (
+    Backoff,
+    BodySizeLimit,
+    HealthEndpoint,
+    any_error,
+    broker_connected,
+    retrying,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +141,12 @@ def app_for(parts: RegistryParts) -> FastAPI:
         return {"status": "ok" if healthy else "unhealthy", "service": SERVICE, **checks}
 
     app.router.routes.append(Route("/health", HealthEndpoint(health), methods=["GET"]))
+    # Outside every route: a body too large is refused before anything reads it.
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        setting=RegistrySettings.env_name("max_body_bytes"),
+    )
 
     # A route, not a mount: a Starlette mount answers /metrics with a 307 to /metrics/,
     # which a plain scrape or curl does not follow.

@@ -58,6 +58,14 @@ class RegistrySettings(ServiceSettings):
         gt=0,
         description="How long to keep retrying the first Kafka connection at start.",
     )
+    max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description=(
+            "Largest request body (1 MiB; a spec is at most 256 KiB of YAML); a larger one "
+            "is answered 413 before it is read, before the token is even checked."
+        ),
+    )
 
     @model_validator(mode="after")
     def _has_a_token(self) -> Self:

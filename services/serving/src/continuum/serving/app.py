@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from continuum.registry_client import RegistryClient
-from continuum.serving.body_limit import BodySizeLimit
+from continuum.runtime import BodySizeLimit
 from continuum.serving.bootstrap import ServingParts, build
 from continuum.serving.routes import build_router
 from continuum.serving.settings import ServingSettings

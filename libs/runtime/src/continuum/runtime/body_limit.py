@@ -4,16 +4,15 @@ A declared ``Content-Length`` over the limit is answered 413 before the app runs
 chunked body (no length) is counted as the app receives it, and the app is stopped at the
 first chunk that crosses the limit. So at most ``max_bytes`` plus one chunk of a request
 is ever held, whatever the client sends: eight 50 MB bodies cost no more than eight small
-ones.
+ones. Serving and the registry put it around their apps, limit from their settings.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-
-from pydantic_core import to_json
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +92,7 @@ class BodySizeLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = to_json({"detail": self.detail})
+        body = json.dumps({"detail": self.detail}).encode()
         await send(
             {
                 "type": "http.response.start",
