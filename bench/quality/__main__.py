@@ -8,11 +8,16 @@ closed and the number of training runs, and writes a JSON file and a PNG of the 
 batch.
 
     uv run python -m bench.quality [--streams flights stationary abrupt gradual]
-        [--retrain-cost 0.1] [--out bench/quality/results]
+        [--retrain-cost 0.1] [--out bench/quality/results] [--platform]
 
 Training is ``continuum.modelkit`` (the trainer's window, time holdout and fit) and the
 decisions are ``continuum.modelkit.retrain_policy`` (the trainer's policy), replayed in
 one process so the four strategies see identical batches and share identical fits.
+
+``--platform`` also replays each stream through the running platform (a local Kafka and
+the five services, started and stopped by the benchmark; see ``bench.quality.platform``)
+and adds its row, ``continuum (platform)``: serving's logged predictions, the monitor's
+live quality, the trainer's decisions and the registry's gate, end to end.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from bench.quality.platform import PlatformOptions, run_on_platform
 from bench.quality.replay import Replay
 from bench.quality.strategies import Outcome, cost_aware, scheduled
 from bench.quality.streams import SYNTHETIC, load
@@ -34,8 +40,8 @@ from bench.quality.streams import SYNTHETIC, load
 STREAMS = ("flights", *SYNTHETIC)
 
 
-def run_stream(name: str, retrain_cost: float) -> dict[str, Any]:
-    """Replay one stream for the four strategies; the figures as a dict."""
+def run_stream(name: str, retrain_cost: float, platform: bool = False) -> dict[str, Any]:
+    """Replay one stream for the four strategies (and on the platform); the figures."""
     started = time.perf_counter()
     stream = load(name)
     replay = Replay(stream)
@@ -46,6 +52,10 @@ def run_stream(name: str, retrain_cost: float) -> dict[str, Any]:
         scheduled(replay, "every-5th-batch", 5),
         cost_aware(replay, retrain_cost),
     ]
+    if platform:
+        ran = run_on_platform(stream, PlatformOptions(retrain_cost=retrain_cost))
+        print(f"  {name}: platform replay took {ran.seconds:.0f} s")
+        outcomes.append(ran.outcome)
     static, every = outcomes[0].pooled, outcomes[1].pooled
     rows = []
     for outcome in outcomes:
@@ -118,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", nargs="+", default=list(STREAMS), choices=STREAMS)
     parser.add_argument("--retrain-cost", type=float, default=0.1)
     parser.add_argument("--out", type=Path, default=Path("bench/quality/results"))
+    parser.add_argument(
+        "--platform",
+        action="store_true",
+        help="also replay through a local Kafka and the five services (minutes per stream)",
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
@@ -125,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     with threadpool_limits(limits=1):
         for name in args.streams:
             print(f"replaying {name} ...", flush=True)
-            result = run_stream(name, args.retrain_cost)
+            result = run_stream(name, args.retrain_cost, args.platform)
             print(f"  {name}: {result['batches']} batches in {result['seconds']} s" + " " * 20)
             results.append(result)
     print_table(results)

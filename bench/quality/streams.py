@@ -63,8 +63,18 @@ HGB = {
 }
 
 
-def synthetic(kind: str, *, batches: int = 60, batch_rows: int = 2_000, seed: int = 7) -> Stream:
-    """One synthetic stream (see the module docstring); deterministic for a seed."""
+def synthetic(
+    kind: str,
+    *,
+    batches: int = 60,
+    batch_rows: int = 2_000,
+    seed: int = 7,
+    training: dict[str, Any] | None = None,
+) -> Stream:
+    """One synthetic stream (see the module docstring); deterministic for a seed.
+
+    ``training`` replaces the spec's training policy (e.g. a smaller window for a short
+    stream in a test)."""
     if kind not in SYNTHETIC:
         raise ValueError(f"unknown stream {kind!r}; choose one of {SYNTHETIC}")
     rng = np.random.default_rng(seed)
@@ -96,7 +106,8 @@ def synthetic(kind: str, *, batches: int = 60, batch_rows: int = 2_000, seed: in
     frame[EVENT_TIME] = times
     features = [{"name": f"x{i}", "type": "numeric"} for i in range(6)]
     features.append({"name": "segment", "type": "categorical"})
-    return Stream(kind, frame, _spec(kind, features, HGB), batch_rows)
+    extra = {"training": training} if training is not None else {}
+    return Stream(kind, frame, _spec(kind, features, HGB, **extra), batch_rows)
 
 
 def flights(*, every: int = 1, batch_rows: int = 3_500) -> Stream:
