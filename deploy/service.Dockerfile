@@ -37,8 +37,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-install-workspace --package continuum-${SERVICE} --no-dev
 
 # 2. The workspace packages themselves, installed as regular (non-editable) wheels. A
-#    library the service does not depend on (modelkit for ingest and monitor) is copied
-#    but not installed.
+#    library the service does not depend on (modelkit for ingest) is copied but not
+#    installed.
 COPY libs/contracts/ libs/contracts/
 COPY libs/kafka/ libs/kafka/
 COPY libs/modelkit/ libs/modelkit/

@@ -21,7 +21,8 @@ from monitor_testkit import (
 )
 
 from continuum.contracts import Feedback, QualityMeasured
-from continuum.monitor.live_quality import hanley_mcneil, measure
+from continuum.modelkit.metric_noise import auc_std_error
+from continuum.monitor.live_quality import measure
 from continuum.monitor.quality import LoggedPrediction, roc_auc
 from continuum.runtime import TransientError
 
@@ -36,12 +37,6 @@ def _truth(frame, seed: int = 3) -> np.ndarray:  # type: ignore[no-untyped-def]
     # A noisy truth: the model ranks well but not perfectly.
     rng = np.random.default_rng(seed)
     return ((frame["n0"] + frame["n1"] + rng.normal(0, 1.5, len(frame))) > 0).astype(int).to_numpy()
-
-
-def test_hanley_mcneil_matches_the_formula() -> None:
-    # AUC 0.8 with 50 positives and 50 negatives: SE ~ 0.0445 (Hanley & McNeil, 1982).
-    assert hanley_mcneil(0.8, 50, 50) == pytest.approx(0.0445, abs=5e-4)
-    assert hanley_mcneil(1.0, 50, 50) == 0.0
 
 
 def test_regression_window_has_rmse_mae_r2_and_their_errors() -> None:
@@ -89,7 +84,7 @@ async def test_a_full_window_of_labelled_champion_predictions_emits_one_measurem
     assert measured.rows == WINDOW
     assert measured.model_version == 1
     assert measured.value == pytest.approx(expected)
-    assert measured.std_error == pytest.approx(hanley_mcneil(expected, n_pos, WINDOW - n_pos))
+    assert measured.std_error == pytest.approx(auc_std_error(expected, n_pos, WINDOW - n_pos))
     assert 0.005 < measured.std_error < 0.1
     assert measured.metrics["accuracy"] == pytest.approx(
         float((frame["prediction"].to_numpy()[:WINDOW] == truth[:WINDOW]).mean())

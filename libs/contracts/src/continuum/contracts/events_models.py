@@ -42,6 +42,13 @@ class ModelArtifacts(Contract):
     model: StoredObject
     reference_sample: StoredObject
     model_card: StoredObject
+    holdout: StoredObject | None = Field(
+        default=None,
+        description=(
+            "The labelled holdout rows the run was scored on (Parquet): the registry scores "
+            "the candidate and the champion on them itself. Runs before it existed have none."
+        ),
+    )
 
 
 class ModelTrained(Event):

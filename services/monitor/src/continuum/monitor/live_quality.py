@@ -4,9 +4,10 @@ Every ``monitoring.window_rows`` labelled predictions of the current champion ma
 window; its metrics (``QualityWindow``'s, plus ``f1``, ``log_loss`` and ``r2``) and the
 standard error of the promotion metric become one ``QualityMeasured`` event.
 
-Standard errors (numpy only):
+Standard errors:
 
-* ``roc_auc``: Hanley & McNeil (1982), from the AUC and the positive/negative counts.
+* ``roc_auc``: Hanley & McNeil (1982), from the AUC and the positive/negative counts
+  (:func:`continuum.modelkit.metric_noise.auc_std_error`, as the trainer uses for holdouts).
 * ``accuracy``: the binomial ``sqrt(p(1-p)/n)``.
 * ``f1``: an approximation. F1 = 2TP / (2TP + FP + FN) is treated as a proportion over
   ``(2TP + FP + FN) / 2`` trials, so ``sqrt(F1(1-F1) / ((2TP + FP + FN) / 2))``; it has
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from continuum.contracts import Task
+from continuum.modelkit.metric_noise import auc_std_error
 from continuum.monitor.frames import label_key, number_value
 from continuum.monitor.quality import LoggedPrediction, QualityWindow, _positive_class
 
@@ -78,16 +80,6 @@ def _sem(values: np.ndarray[Any, Any]) -> float:
     return float(np.std(values, ddof=1) / math.sqrt(len(values)))
 
 
-def hanley_mcneil(auc: float, n_pos: int, n_neg: int) -> float:
-    """Standard error of an ROC AUC (Hanley & McNeil, 1982)."""
-    q1 = auc / (2 - auc)
-    q2 = 2 * auc * auc / (1 + auc)
-    variance = (
-        auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)
-    ) / (n_pos * n_neg)
-    return math.sqrt(max(variance, 0.0))
-
-
 def _classification(
     pairs: list[tuple[LoggedPrediction, Any]], metrics: dict[str, float]
 ) -> dict[str, float]:
@@ -113,8 +105,10 @@ def _classification(
             for (p, _), t in zip(pairs, truth, strict=True)
             if p.probabilities and positive in p.probabilities and t == positive
         )
-        scored = sum(1 for p, _ in pairs if p.probabilities and positive in p.probabilities)
-        errors["roc_auc"] = hanley_mcneil(metrics["roc_auc"], n_pos, scored - n_pos)
+        n_neg = sum(1 for p, _ in pairs if p.probabilities and positive in p.probabilities) - n_pos
+        # One class only: the AUC has no standard error, so the window yields no measurement.
+        if n_pos > 0 and n_neg > 0:
+            errors["roc_auc"] = auc_std_error(metrics["roc_auc"], n_pos, n_neg)
     tp = sum(1 for t, y in zip(truth, predicted, strict=True) if t == positive and y == positive)
     fp = sum(1 for t, y in zip(truth, predicted, strict=True) if t != positive and y == positive)
     fn = sum(1 for t, y in zip(truth, predicted, strict=True) if t == positive and y != positive)
