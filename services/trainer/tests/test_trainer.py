@@ -25,7 +25,15 @@ from continuum.contracts import (
     TrainingRequested,
 )
 from continuum.kafka import publish_event
-from continuum.modelkit import PREDICTION_COLUMN, load_champion, read_reference_sample
+from continuum.modelkit import (
+    PREDICTION_COLUMN,
+    feature_columns,
+    load_champion,
+    parquet_to_frame,
+    read_reference_sample,
+    score,
+    target_values,
+)
 from continuum.storage import get_verified
 
 SRC = "test"
@@ -85,6 +93,15 @@ async def test_below_threshold_no_run_then_crossing_it_trains_once(tmp_path: Pat
     reference = read_reference_sample(h.artifacts, event.artifacts)
     assert list(reference.columns) == ["dep_hour", "distance", "origin", PREDICTION_COLUMN]
     assert len(reference) == 262
+    # The holdout rows are stored too: scoring them again gives the event's figures.
+    assert event.artifacts.holdout is not None
+    holdout = parquet_to_frame(get_verified(h.artifacts, event.artifacts.holdout))
+    assert len(holdout) == 88
+    spec = make_spec()
+    rescored = score(
+        model.pipeline, feature_columns(spec, holdout), target_values(spec, holdout), spec.task
+    )
+    assert rescored == event.metrics
     card = card_of(h, event.artifacts)
     assert card["run_id"] == event.run_id and card["metrics"] == event.metrics
     assert {"scikit-learn", "skops", "numpy", "pandas"} <= set(card["package_versions"])

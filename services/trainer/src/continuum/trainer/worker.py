@@ -55,6 +55,7 @@ def artifact_keys(pipeline: str, run_id: str) -> dict[str, str]:
         "model": f"{prefix}/model.skops",
         "reference_sample": f"{prefix}/reference.parquet",
         "model_card": f"{prefix}/model_card.json",
+        "holdout": f"{prefix}/holdout.parquet",
     }
 
 
@@ -212,6 +213,9 @@ def _train(job: TrainingJob) -> TrainingResult:
     reference = build_reference_sample(spec, pipeline, split.train, max_rows=job.reference_max_rows)
     _put_once(artifacts_store, keys["model"], dump_model(pipeline))
     _put_once(artifacts_store, keys["reference_sample"], frame_to_parquet(reference))
+    # The rows both models were scored on, raw columns kept (a champion of an older spec
+    # picks its own inputs): the registry scores them itself rather than trust our figures.
+    _put_once(artifacts_store, keys["holdout"], frame_to_parquet(split.test))
     durations["write_seconds"] = time.perf_counter() - t0
     durations["total_seconds"] = time.perf_counter() - started
 
@@ -256,6 +260,8 @@ def _result(store: ObjectStore, keys: dict[str, str]) -> TrainingResult:
         model=_stored(store, keys["model"]),
         reference_sample=_stored(store, keys["reference_sample"]),
         model_card=_stored(store, keys["model_card"]),
+        # A run resumed from before holdouts were stored has none.
+        holdout=_stored(store, keys["holdout"]) if store.exists(keys["holdout"]) else None,
     )
     card = ModelCard.model_validate_json(get_verified(store, artifacts.model_card))
     return TrainingResult(artifacts=artifacts, card=card)
