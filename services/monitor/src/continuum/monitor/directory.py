@@ -123,7 +123,7 @@ class PipelineDirectory:
     def _switch(self, state: PipelineState, champion: Champion) -> None:
         previous = state.champion.version if state.champion is not None else None
         state.use_champion(champion)
-        state.pending_drift = None  # the old model's drift is moot now
+        state.pending_drift.clear()  # the old model's drift is moot now
         if previous is not None and previous != champion.version:
             with contextlib.suppress(KeyError):
                 self.metrics.drift_share.remove(state.name, str(previous))

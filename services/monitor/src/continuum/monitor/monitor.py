@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from continuum.contracts import (
+    DriftDetected,
     Event,
     Feedback,
     ModelPromoted,
@@ -35,7 +36,6 @@ from continuum.monitor.quality_gauges import QualityTracker
 from continuum.monitor.registry_view import RegistryReader
 from continuum.monitor.seen import SeenEvents
 from continuum.monitor.windows import FullWindow, WindowRow
-from continuum.runtime import TransientError
 from continuum.storage import ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class Monitor:
         state = await self.directory.get(event.pipeline)
         if state is not None:
             # A drift event Kafka refused earlier goes first (raises to be redelivered).
-            await self._flush_pending(state)
+            await self._flush_drift(state)
         if not self._first_time(event, "predictions"):
             return
         self.join.remember(
@@ -173,35 +173,31 @@ class Monitor:
         if state.champion is not champion:
             # Promoted while this window was evaluated: the old model's drift is moot.
             self.metrics.drift_suppressed.labels(state.name, "champion_changed").inc()
-        elif state.pending_drift is not None:
+        elif state.pending_drift:
             self.metrics.drift_suppressed.labels(state.name, "pending").inc()
         elif not self.cooldowns.allows(state.name, self.clock(), state.policy.cooldown_seconds):
             self.metrics.drift_suppressed.labels(state.name, "cooldown").inc()
         else:
-            state.pending_drift = drift_event(state.name, champion, window, report, threshold)
-            await self._flush_pending(state)
+            state.pending_drift.add(drift_event(state.name, champion, window, report, threshold))
+            await self._flush_drift(state)
 
-    async def _flush_pending(self, state: PipelineState) -> None:
-        event = state.pending_drift
-        if event is None:
-            return
-        try:
-            await self.publish(event)
-        except Exception as exc:
-            raise TransientError(f"could not publish DriftDetected: {exc}") from exc
-        state.pending_drift = None
-        fired = LastFired(
-            at=self.clock(), model_version=event.model_version, event_id=str(event.event_id)
-        )
-        self.cooldowns.record(state.name, fired)
-        self.metrics.drift_events.labels(state.name).inc()
-        logger.warning(
-            "drift on %s v%d: share %.2f >= %.2f",
-            state.name,
-            event.model_version,
-            event.drift_share,
-            event.threshold,
-        )
+    async def _flush_drift(self, state: PipelineState) -> None:
+        def sent(event: DriftDetected) -> None:
+            fired = LastFired(
+                at=self.clock(), model_version=event.model_version, event_id=str(event.event_id)
+            )
+            # Only an accepted event starts the cooldown: a refused one is still to come.
+            self.cooldowns.record(state.name, fired)
+            self.metrics.drift_events.labels(state.name).inc()
+            logger.warning(
+                "drift on %s v%d: share %.2f >= %.2f",
+                state.name,
+                event.model_version,
+                event.drift_share,
+                event.threshold,
+            )
+
+        await state.pending_drift.flush(self.publish, sent)
 
     # -- promotions and specs --------------------------------------------------------
     async def on_promotion(self, event: ModelPromoted) -> None:
@@ -264,7 +260,7 @@ class Monitor:
         drift = (
             state.latest_drift if state.latest_drift and state.latest_drift[0] == version else None
         )
-        state.pending_quality.append(
+        state.pending_quality.add(
             QualityMeasured(
                 pipeline=state.name,
                 correlation_id=champion.correlation_id,
@@ -298,13 +294,7 @@ class Monitor:
         )
 
     async def _flush_quality(self, state: PipelineState) -> None:
-        while state.pending_quality:
-            event = state.pending_quality[0]
-            try:
-                await self.publish(event)
-            except Exception as exc:
-                raise TransientError(f"could not publish QualityMeasured: {exc}") from exc
-            state.pending_quality.pop(0)
+        def sent(event: QualityMeasured) -> None:
             self.metrics.quality_windows.labels(state.name, "measured").inc()
             logger.info(
                 "%s v%d: live %s %.4f ± %.4f on %d rows",
@@ -315,6 +305,8 @@ class Monitor:
                 event.std_error,
                 event.rows,
             )
+
+        await state.pending_quality.flush(self.publish, sent)
 
     # -- health ----------------------------------------------------------------------
     async def health(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from continuum.contracts import DriftDetected, PipelineSpec, QualityMeasured, St
 from continuum.contracts.pipeline_spec import MonitoringPolicy
 from continuum.monitor.frames import FeatureLayout
 from continuum.monitor.live_quality import LiveWindow
+from continuum.monitor.pending import PendingEvents
 from continuum.monitor.windows import PredictionWindow
 
 
@@ -38,11 +39,12 @@ class PipelineState:
     spec_version: int
     champion: Champion | None = None
     window: PredictionWindow | None = None
-    pending_drift: DriftDetected | None = None
-    """A drift event decided on but not yet accepted by Kafka (retried before anything else)."""
+    pending_drift: PendingEvents[DriftDetected] = field(default_factory=PendingEvents)
+    """The drift event decided on but not yet accepted by Kafka (at most one: a window that
+    drifts while one is pending is suppressed); retried before the next prediction."""
     live: LiveWindow | None = None
     """The champion's tumbling window of labelled predictions."""
-    pending_quality: list[QualityMeasured] = field(default_factory=list)
+    pending_quality: PendingEvents[QualityMeasured] = field(default_factory=PendingEvents)
     """Quality measurements not yet accepted by Kafka (retried before the next feedback)."""
     latest_drift: tuple[int, float, bool] | None = None
     """The last drift report: (model version, drift share, crossed the threshold)."""
