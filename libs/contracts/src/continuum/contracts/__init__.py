@@ -14,6 +14,13 @@ from continuum.contracts.envelope import (
     is_valid_pipeline_name,
     utc_now,
 )
+from continuum.contracts.event_signing import (
+    SIGNATURE_HEADER,
+    UNSIGNED_TOPICS,
+    EventKeyring,
+    UnverifiedEventError,
+    needs_signature,
+)
 from continuum.contracts.events_data import (
     DataBatchReady,
     Feedback,
@@ -75,6 +82,8 @@ __all__ = [
     "HIGHER_IS_BETTER",
     "MAX_VERSION",
     "METRICS_BY_TASK",
+    "SIGNATURE_HEADER",
+    "UNSIGNED_TOPICS",
     "WHOLE_RECORD",
     "AnyEvent",
     "CategoricalFeature",
@@ -85,6 +94,7 @@ __all__ = [
     "DataVersion",
     "DriftDetected",
     "Event",
+    "EventKeyring",
     "Feedback",
     "GateDecision",
     "KafkaRecord",
@@ -110,6 +120,7 @@ __all__ = [
     "Task",
     "TrainingRequested",
     "Trigger",
+    "UnverifiedEventError",
     "UtcDatetime",
     "VersionNumber",
     "batch_id_for",
@@ -118,6 +129,7 @@ __all__ = [
     "decode_event",
     "encode_event",
     "is_valid_pipeline_name",
+    "needs_signature",
     "parse_event_time",
     "parse_spec_yaml",
     "utc_now",

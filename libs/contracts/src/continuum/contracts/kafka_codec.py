@@ -13,6 +13,7 @@ from typing import Annotated, Final
 from pydantic import Field, TypeAdapter
 
 from continuum.contracts.envelope import Event
+from continuum.contracts.event_signing import EventKeyring
 from continuum.contracts.events_data import DataBatchReady, Feedback, RecordRejected
 from continuum.contracts.events_models import (
     ModelPromoted,
@@ -80,13 +81,21 @@ def cloudevent_headers(event: Event, source: str) -> dict[str, str]:
     }
 
 
-def encode_event(event: Event, source: str, topic: str | None = None) -> KafkaRecord:
-    """Serialize ``event`` for Kafka, keyed by pipeline so each pipeline stays ordered."""
+def encode_event(
+    event: Event, source: str, topic: str | None = None, *, keyring: EventKeyring | None = None
+) -> KafkaRecord:
+    """Serialize ``event`` for Kafka, keyed by pipeline so each pipeline stays ordered.
+
+    With a ``keyring`` the record is signed (``ce_signature``), as every event a Continuum
+    service publishes must be; without one it is not, as users' ``Feedback`` may be.
+    """
+    value = event.model_dump_json().encode()
+    headers = cloudevent_headers(event, source)
     return KafkaRecord(
         topic=topic or topic_for(event),
         key=event.pipeline.encode(),
-        value=event.model_dump_json().encode(),
-        headers=cloudevent_headers(event, source),
+        value=value,
+        headers=keyring.sign(value, headers) if keyring else headers,
     )
 
 
