@@ -90,9 +90,10 @@ def _summary(**overrides: object) -> DemoSummary:
     base: dict[str, object] = {
         "model_versions": [
             {"version": 1, "trigger": "new_data", "promoted": True},
-            {"version": 2, "trigger": "drift", "promoted": True},
+            {"version": 2, "trigger": "quality", "promoted": True},
         ],
         "drift_events": [{"model_version": 1}],
+        "quality_events": 3,
         "champion_version": 2,
         "served_version": 2,
         "seconds": 1.0,
@@ -104,8 +105,15 @@ def _summary(**overrides: object) -> DemoSummary:
 def test_loop_closed_verdict() -> None:
     assert _loop_closed(_summary()) == []
     assert "no drift event was detected" in _loop_closed(_summary(drift_events=[]))
+    assert "the monitor measured no live quality window" in _loop_closed(_summary(quality_events=0))
     stale = _loop_closed(_summary(served_version=1))
-    assert any("not the drift-retrained version 2" in p for p in stale)
+    assert any("not the retrained version 2" in p for p in stale)
+    # Under the rules policy the monitor's drift event starts the retrain instead.
+    rules = [{"version": 1, "trigger": "new_data", "promoted": True}]
+    rules.append({"version": 2, "trigger": "drift", "promoted": True})
+    assert _loop_closed(_summary(model_versions=rules)) == []
+    by_hand = [rules[0], {"version": 2, "trigger": "manual", "promoted": True}]
+    assert any("monitor's signals" in p for p in _loop_closed(_summary(model_versions=by_hand)))
     assert any("failed" in p for p in _loop_closed(_summary(failed_requests=3)))
     assert any("restarted" in p for p in _loop_closed(_summary(serving_restarts=1)))
 

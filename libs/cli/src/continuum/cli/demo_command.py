@@ -47,8 +47,9 @@ def demo(
     Starts Kafka and the five services as separate processes, applies the flights
     pipeline, replays flights in time order (predict at departure, label on arrival),
     shows progress and ends with a summary. Exits 1 with the reason if the loop did not
-    close: a first model promoted, drift detected, a drift-triggered retrain promoted, and
-    serving answering with it without a restart.
+    close: a first model promoted, live quality measured and drift detected, a retrain
+    started by the monitor's signals promoted, and serving answering with it without a
+    restart.
     """
     # Imported here: the demo brings pandas, the flights data and Kafka clients, which
     # every other command (and `continuum --help`) should not load.

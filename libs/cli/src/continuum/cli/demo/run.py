@@ -60,21 +60,27 @@ async def _apply_spec(stack: LocalStack, spec_text: str, name: str) -> int:
         return record.spec_version
 
 
+LOOP_TRIGGERS = ("quality", "drift")
+"""Runs the monitor's signals started: live quality (cost_aware) or drift (rules)."""
+
+
 def _loop_closed(summary: DemoSummary) -> list[str]:
     """Why the loop did not close (empty when it did)."""
     problems = []
     promoted = [v for v in summary.model_versions if v["promoted"]]
     if not promoted:
         problems.append("no model version was promoted")
+    if not summary.quality_events:
+        problems.append("the monitor measured no live quality window")
     if not summary.drift_events:
         problems.append("no drift event was detected")
-    drift_promoted = [v for v in promoted if v["trigger"] == "drift"]
-    if not drift_promoted:
-        problems.append("no retrain triggered by drift was promoted by the gate")
-    elif summary.served_version is None or summary.served_version < drift_promoted[0]["version"]:
+    retrained = [v for v in promoted if v["trigger"] in LOOP_TRIGGERS]
+    if not retrained:
+        problems.append("no retrain started by the monitor's signals was promoted by the gate")
+    elif summary.served_version is None or summary.served_version < retrained[0]["version"]:
         problems.append(
-            f"serving answers with version {summary.served_version}, not the drift-retrained "
-            f"version {drift_promoted[0]['version']}"
+            f"serving answers with version {summary.served_version}, not the retrained "
+            f"version {retrained[0]['version']}"
         )
     if summary.served_version != summary.champion_version:
         problems.append(
@@ -99,7 +105,7 @@ async def _settle(
     pipeline: str,
 ) -> None:
     """After the replay, wait until every record is ingested or rejected and serving
-    answers with the current champion (a drift-retrained one)."""
+    answers with the current champion (one the monitor's signals retrained)."""
     probe = replayer.flights.tail(1)
     sent = stats.records_produced + stats.malformed_produced
     async with httpx.AsyncClient(timeout=10) as http, RegistryClient(stack.url("registry")) as reg:
@@ -110,12 +116,12 @@ async def _settle(
                 continue
             await replayer.predict(http, to_records(probe, labelled=False))
             champion = await reg.get_champion(pipeline)
-            drift_versions = [
+            retrained = [
                 v
                 for v in await reg.list_models(pipeline)
-                if v.trigger == "drift" and v.decision == "promoted"
+                if v.trigger in LOOP_TRIGGERS and v.decision == "promoted"
             ]
-            if champion and drift_versions and stats.last_served_version == champion.version:
+            if champion and retrained and stats.last_served_version == champion.version:
                 return
             await asyncio.sleep(2)
 

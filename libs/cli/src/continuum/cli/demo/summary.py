@@ -36,7 +36,8 @@ class DemoSummary:
     predictions: int = 0
     failed_requests: int = 0
     serving_restarts: int = 0
-    drift_to_serving_seconds: float | None = None
+    signal_to_serving_seconds: float | None = None
+    """From the monitor's event that started the first loop retrain to serving using it."""
     feedback_sent: int = 0
     quality_events: int = 0
     last_live_quality: dict[str, Any] | None = None
@@ -86,14 +87,7 @@ async def build_summary(
         }
         for v in versions
     ]
-    drift_retrained = [v for v in versions if v.trigger == "drift" and v.decision == "promoted"]
-    latency = None
-    if drift_retrained and drift:
-        version = drift_retrained[0]
-        before = [d for d in drift if d.occurred_at <= version.created_at]
-        served_at = stats.first_served_at.get(version.version)
-        if before and served_at:
-            latency = served_at - before[-1].occurred_at.timestamp()
+    latency = _signal_to_serving(versions, drift, quality, stats)
     return DemoSummary(
         model_versions=rows,
         drift_events=[
@@ -118,7 +112,7 @@ async def build_summary(
         predictions=stats.predictions,
         failed_requests=stats.failed_requests,
         serving_restarts=serving_restarts,
-        drift_to_serving_seconds=round(latency, 1) if latency is not None else None,
+        signal_to_serving_seconds=round(latency, 1) if latency is not None else None,
         feedback_sent=stats.feedback_sent,
         quality_events=len(quality),
         last_live_quality=(
@@ -133,6 +127,23 @@ async def build_summary(
             else None
         ),
     )
+
+
+def _signal_to_serving(
+    versions: list[Any], drift: list[Any], quality: list[Any], stats: ReplayStats
+) -> float | None:
+    """Seconds from the monitor event (live quality or drift) just before the first
+    version it retrained to serving's first answer with that version."""
+    for version in versions:
+        if version.decision != "promoted" or version.trigger not in ("quality", "drift"):
+            continue
+        signals = quality if version.trigger == "quality" else drift
+        before = [e for e in signals if e.occurred_at <= version.created_at]
+        served_at = stats.first_served_at.get(version.version)
+        if before and served_at:
+            return float(served_at - before[-1].occurred_at.timestamp())
+        return None
+    return None
 
 
 def print_summary(summary: DemoSummary, console: Console) -> None:
@@ -171,7 +182,7 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
             "versions served (requests)",
             ", ".join(f"v{k}: {v}" for k, v in sorted(summary.versions_served.items())),
         ),
-        ("drift event → serving retrained model", f"{summary.drift_to_serving_seconds} s"),
+        ("monitor signal → serving retrained model", f"{summary.signal_to_serving_seconds} s"),
         ("wall time", f"{summary.seconds:.0f} s"),
     ):
         facts.add_row(what, value)
