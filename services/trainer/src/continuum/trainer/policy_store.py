@@ -18,11 +18,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import ValidationError
-
 from continuum.contracts import ModelTrained, utc_now
 from continuum.modelkit.retrain_policy import PolicyState
-from continuum.trainer.jobs import TrainingJob, TriggerRef
+from continuum.trainer.jobs import TriggerRef
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS policy_states (
@@ -46,15 +44,6 @@ class PendingDrift:
     trigger: TriggerRef
     window_end: datetime
     received_at: datetime
-
-
-@dataclass(frozen=True)
-class FinishedRun:
-    """A pipeline's latest finished run and how it ended (succeeded, failed, skipped)."""
-
-    run_id: str
-    outcome: str
-    finished_at: datetime
 
 
 class PolicyStore:
@@ -107,30 +96,6 @@ class PolicyStore:
             "SELECT trained FROM run_results WHERE run_id=?", (run_id,)
         ).fetchone()
         return ModelTrained.model_validate_json(row[0]) if row else None
-
-    def last_success(self, pipeline: str) -> tuple[str, TrainingJob] | None:
-        """The last successful run and its job (``None`` too if that job is unreadable)."""
-        row = self.db.execute(
-            "SELECT run_id, job FROM runs WHERE pipeline=? AND outcome='succeeded'"
-            " AND job IS NOT NULL ORDER BY finished_at DESC LIMIT 1",
-            (pipeline,),
-        ).fetchone()
-        if not row:
-            return None
-        try:
-            return row[0], TrainingJob.from_json(row[1])
-        except ValidationError:
-            return None
-
-    def last_finished(self, pipeline: str) -> FinishedRun | None:
-        row = self.db.execute(
-            "SELECT run_id, outcome, finished_at FROM runs WHERE pipeline=? AND status='done'"
-            " AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1",
-            (pipeline,),
-        ).fetchone()
-        if not row:
-            return None
-        return FinishedRun(row[0], row[1] or "", datetime.fromisoformat(row[2]))
 
     # -- pending drifts (rules) -------------------------------------------------------------
     def set_pending_drift(self, pipeline: str, trigger: TriggerRef, window_end: datetime) -> bool:

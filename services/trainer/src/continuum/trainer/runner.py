@@ -1,5 +1,8 @@
 """Runs a pipeline's training runs one at a time, in a worker pool, and publishes results.
 
+A run's inputs come from :mod:`.job_inputs`, its ``ModelTrained`` from :mod:`.outcomes`;
+this module drives them: start, skip, train, publish, finish.
+
 Every finished run, succeeded or failed, is published as ``ModelTrained`` and noted in the
 state's failure log in the transaction that finishes it; :mod:`continuum.trainer.retries`
 decides from that log when a failed run is tried again.
@@ -11,11 +14,9 @@ import asyncio
 import logging
 import multiprocessing
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
 
 from faststream.kafka import KafkaBroker
 
@@ -23,10 +24,11 @@ from continuum.contracts import DataVersion, ModelTrained, utc_now
 from continuum.kafka import publish_event
 from continuum.registry_client import RegistryClient
 from continuum.runtime import Backoff, retrying
-from continuum.trainer import retries
-from continuum.trainer.jobs import ChampionRef, JobBatch, TrainFn, TrainingJob, TrainingResult
+from continuum.trainer import outcomes, retries
+from continuum.trainer.job_inputs import prepare_job
+from continuum.trainer.jobs import TrainFn, TrainingJob, TrainingResult
 from continuum.trainer.metrics import TrainerMetrics
-from continuum.trainer.records import RUN_NAMESPACE, Run
+from continuum.trainer.records import Run
 from continuum.trainer.settings import TrainerSettings
 from continuum.trainer.state import TrainerState
 from continuum.trainer.worker import die_with_parent, run_job, warm_up
@@ -141,13 +143,18 @@ class Runner:
                 if queued is None:
                     return  # no await between this check and returning: kick() stays correct
                 try:
-                    job = await self._prepare_job(queued)
+                    job = await prepare_job(
+                        queued,
+                        self.state.batches(pipeline),
+                        registry=self.registry,
+                        settings=self.settings,
+                    )
                 except Exception:  # e.g. the registry answering 500: the ticker re-kicks us
                     logger.exception("could not prepare run %s; will retry", queued.run_id)
                     return
                 if job is None:  # nothing to train: fail the run, saying why
                     reason = f"LookupError: pipeline {pipeline} has no spec in the registry"
-                    await self._finish(queued, self._failed(queued, reason, 1), 0.0)
+                    await self._finish(queued, outcomes.failed(queued, reason, 1), 0.0)
                     continue
                 if self._skip_same_data(queued, job):
                     continue
@@ -169,55 +176,6 @@ class Runner:
                     retries.note_outcome(tx, run, reason, self.retry_policy, utc_now())
                 self.metrics.last_run_failed.labels(pipeline).set(1)
 
-    async def _prepare_job(self, run: Run) -> TrainingJob | None:
-        """The run's frozen inputs: spec, batches, the champion it is compared with.
-
-        ``None`` when the registry has no spec for the pipeline.
-        """
-        pipeline = run.pipeline
-        record = await retrying(
-            lambda: self.registry.get_spec(pipeline),
-            what=f"fetching spec of {pipeline}",
-            backoff=Backoff(max_seconds=self.settings.retry_max_seconds),
-        )
-        if record is None:
-            return None
-        champion = await retrying(
-            lambda: self.registry.get_champion(pipeline),
-            what=f"fetching champion of {pipeline}",
-            backoff=Backoff(max_seconds=self.settings.retry_max_seconds),
-        )
-        champion_ref: ChampionRef | None = None
-        if champion is not None:
-            # The champion is scored with the features of the spec it was trained for.
-            champion_spec = record.spec
-            if champion.spec_version != record.spec_version:
-                old = await retrying(
-                    lambda: self.registry.get_spec_version(pipeline, champion.spec_version),
-                    what=f"fetching spec v{champion.spec_version} of {pipeline}",
-                    backoff=Backoff(max_seconds=self.settings.retry_max_seconds),
-                )
-                champion_spec = old.spec if old else champion_spec
-            champion_ref = ChampionRef(
-                version=champion.version, artifacts=champion.artifacts, spec=champion_spec
-            )
-        return TrainingJob(
-            pipeline=pipeline,
-            run_id=run.run_id,
-            spec=record.spec,
-            spec_version=record.spec_version,
-            data_root=self.settings.data_root,
-            artifact_root=self.settings.artifact_root,
-            batches=tuple(
-                JobBatch(batch_id=b.batch_id, uri=b.uri, sha256=b.sha256, size_bytes=b.size_bytes)
-                for b in self.state.batches(pipeline)
-            ),
-            champion=champion_ref,
-            triggers=tuple(run.triggers),
-            reference_max_rows=self.settings.reference_max_rows,
-            threads=self.settings.worker_threads,
-        )
-
     def _skip_same_data(self, run: Run, job: TrainingJob) -> bool:
         """Never train twice on the same data: an automatic run (no manual trigger) whose
         batches (data version) and spec version are the last successful run's is finished
@@ -225,7 +183,7 @@ class Runner:
         if any(t.kind == "manual" for t in run.triggers):
             return False
         with self.state.transaction() as tx:
-            last = tx.policy.last_success(run.pipeline)
+            last = tx.last_success(run.pipeline)
             if last is None or last[1].spec_version != job.spec_version:
                 return False
             if _data_version(last[1]).hash != _data_version(job).hash:
@@ -248,7 +206,7 @@ class Runner:
         job = run.job
         if job is None:  # see Run: written by a trainer this one cannot read
             reason = "ValueError: the run's stored job could not be read; trigger a new run"
-            await self._finish(run, self._failed(run, reason, 1), 0.0)
+            await self._finish(run, outcomes.failed(run, reason, 1), 0.0)
             return
         kinds = ",".join(t.kind for t in run.triggers)
         self.current[run.pipeline] = run.run_id
@@ -258,7 +216,7 @@ class Runner:
         try:
             loop = asyncio.get_running_loop()
             text = await loop.run_in_executor(self._pool(), run_job, self.train_fn, job.to_json())
-            event = self._succeeded(run, job, TrainingResult.model_validate_json(text))
+            event = outcomes.succeeded(run, job, TrainingResult.model_validate_json(text))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -266,7 +224,7 @@ class Runner:
                 self.executor = None  # the worker died (OOM, killed): a new pool next time
             reason = f"{type(exc).__name__}: {exc}"[:2000]
             logger.error("run %s for %s failed: %s", run.run_id, run.pipeline, reason)
-            event = self._failed(run, reason, job.spec_version)
+            event = outcomes.failed(run, reason, job.spec_version)
         await self._finish(run, event, time.perf_counter() - started)
 
     async def _finish(self, run: Run, event: ModelTrained, seconds: float) -> None:
@@ -300,35 +258,3 @@ class Runner:
             then = failure.next_retry_at
             plan = f"retry at {then.isoformat()}" if then else "waiting for a new trigger or spec"
             logger.warning("%s: %d failed run(s) in a row; %s", pipeline, failure.failed_runs, plan)
-
-    @staticmethod
-    def _base(run: Run, spec_version: int) -> dict[str, Any]:
-        first = run.triggers[0]
-        return {
-            "event_id": uuid.uuid5(RUN_NAMESPACE, f"{run.run_id}|trained"),
-            "pipeline": run.pipeline,
-            "correlation_id": uuid.UUID(first.correlation_id),
-            "run_id": run.run_id,
-            "trigger": first.kind,
-            "spec_version": spec_version,
-        }
-
-    def _failed(self, run: Run, reason: str, spec_version: int) -> ModelTrained:
-        return ModelTrained(**self._base(run, spec_version), status="failed", failure_reason=reason)
-
-    def _succeeded(self, run: Run, job: TrainingJob, result: TrainingResult) -> ModelTrained:
-        card = result.card
-        return ModelTrained(
-            **self._base(run, job.spec_version),
-            status="succeeded",
-            data_version=card.data_version,
-            artifacts=result.artifacts,
-            metric=card.metric,
-            metrics=card.metrics,
-            champion_version=card.champion_version,
-            champion_metrics=card.champion_metrics,
-            params=card.params,
-            training_seconds=card.durations_seconds.get("fit_seconds"),
-            rows_train=card.rows_train,
-            rows_holdout=card.rows_holdout,
-        )

@@ -1,4 +1,4 @@
-"""The trainer's event handling: remember batches, decide when to train, keep state durable.
+"""The trainer's event handling and lifecycle: remember batches, start runs, keep state durable.
 
 Each handler changes state in one transaction and returns only after it committed, so
 the broker commits the offset only once the effect is on disk; processed event ids make
@@ -9,7 +9,7 @@ a redelivery a no-op. Trigger policy (``triggers.policy`` in the spec):
   ``ModelRegistered`` tells the policy how each run went). New rows and drift alone start
   no run (drift only makes the policy listen harder).
 - ``rules``: ``new_data`` when labelled rows since the last run started reach
-  ``triggers.min_new_labelled_rows``; ``drift`` on a ``DriftDetected`` when
+  ``triggers.min_new_labelled_rows`` (:mod:`.automatic`); ``drift`` on a ``DriftDetected`` when
   ``triggers.on_drift``, once labels covering the drifted window arrived or after
   ``triggers.label_wait_seconds`` (:mod:`.label_wait`).
 - Both: cold start (a pipeline that never trained trains once it has ``training.min_rows``
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from datetime import datetime
 
 from continuum.contracts import (
@@ -42,11 +41,10 @@ from continuum.contracts import (
 )
 from continuum.registry_client import RegistryClient
 from continuum.runtime import Backoff, retrying
-from continuum.trainer import label_wait, quality_policy
+from continuum.trainer import automatic, health, label_wait, quality_policy
 from continuum.trainer.jobs import TriggerRef
 from continuum.trainer.metrics import TrainerMetrics
-from continuum.trainer.policy_store import FinishedRun
-from continuum.trainer.records import RUN_NAMESPACE, BatchRef
+from continuum.trainer.records import BatchRef
 from continuum.trainer.runner import Runner
 from continuum.trainer.settings import TrainerSettings
 from continuum.trainer.state import TrainerState
@@ -56,13 +54,6 @@ logger = logging.getLogger("continuum.trainer")
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def _finished(run: FinishedRun | None) -> dict[str, str] | None:
-    """The last finished run for ``/health``: outcome succeeded, failed or skipped."""
-    if run is None:
-        return None
-    return {"run_id": run.run_id, "outcome": run.outcome, "at": run.finished_at.isoformat()}
 
 
 class TrainerService:
@@ -121,30 +112,10 @@ class TrainerService:
             self._state = None
 
     async def health(self) -> dict[str, object]:
-        """``ok`` once the state is open; runs in progress; each pipeline's last failure
-        (reason, failed runs in a row), when its retry is due (``null``: none planned) and
-        its last finished run (``outcome``: succeeded, failed or skipped)."""
+        """``starting`` until the state is open, then :func:`.health.report`."""
         if not self.started:
             return {"status": "starting", "service": "trainer"}
-        failures = {f.pipeline: f for f in self.state.failures.all()}
-        pipelines: dict[str, dict[str, object]] = {}
-        for pipeline in self.state.pipelines():
-            failure = failures.get(pipeline)
-            retry_at = failure.next_retry_at if failure else None
-            pipelines[pipeline] = {
-                "last_run_failed": failure is not None,
-                "last_failure_reason": failure.reason if failure else None,
-                "last_failed_run": failure.run_id if failure else None,
-                "failed_runs_in_a_row": failure.failed_runs if failure else 0,
-                "next_retry_at": retry_at.isoformat() if retry_at else None,
-                "last_run": _finished(self.state.policy.last_finished(pipeline)),
-            }
-        return {
-            "status": "ok",
-            "service": "trainer",
-            "running": dict(self.runner.current),
-            "pipelines": pipelines,
-        }
+        return health.report(self.state, self.runner.current)
 
     # -- specs ------------------------------------------------------------------------
     async def spec(self, pipeline: str, *, attempts: int | None = 3) -> PipelineSpec | None:
@@ -265,25 +236,10 @@ class TrainerService:
         spec = await self._spec_or_none(pipeline)
         if spec is None:
             return
-        threshold = spec.triggers.min_new_labelled_rows
         with self.state.transaction() as tx:
-            if tx.is_retired(pipeline):
-                return
-            total = tx.total_labelled_rows(pipeline)
-            trigger = tx.last_batch_trigger(pipeline)
-            if trigger is None or total < spec.training.min_rows:
-                return
-            # Cold start: a pipeline without any run trains as soon as it has min_rows
-            # labelled rows, instead of waiting for a full retrain threshold.
-            cold_start = spec.triggers.cold_start and not tx.runs(pipeline)
-            if not cold_start and (
-                spec.triggers.policy == "cost_aware"  # new rows alone: no run
-                or threshold is None
-                or tx.new_labelled_rows(pipeline) < threshold
-            ):
-                return
-            tx.add_trigger(pipeline, trigger)  # idempotent on the batch event id
-        self._triggered(pipeline)
+            queued = automatic.new_rows(tx, spec, pipeline)
+        if queued:
+            self._triggered(pipeline)
 
     async def _maybe_drift_labels(self, pipeline: str) -> None:
         if self.state.policy.pending_drift(pipeline) is None:
@@ -298,26 +254,15 @@ class TrainerService:
 
     async def _maybe_schedule(self, pipeline: str) -> None:
         spec = await self._spec_or_none(pipeline)
-        every = spec.triggers.schedule_seconds if spec else None
-        if spec is None or every is None:
+        if spec is None or spec.triggers.schedule_seconds is None:
             return
-        now = utc_now()
         with self.state.transaction() as tx:
-            anchor = tx.schedule_anchor(pipeline)
-            if anchor is None or (now - anchor).total_seconds() < every:
-                return
-            if tx.new_labelled_rows(pipeline) == 0 or tx.queued_run(pipeline) is not None:
-                return
-            if tx.is_retired(pipeline) or tx.total_labelled_rows(pipeline) < spec.training.min_rows:
-                return
-            slot = int(now.timestamp() // every)
-            event_id = str(uuid.uuid5(RUN_NAMESPACE, f"{pipeline}|schedule|{slot}"))
-            if tx.seen(event_id):
-                return
-            tx.mark_processed(event_id, pipeline, "schedule")
-            tx.add_trigger(pipeline, TriggerRef(event_id, "schedule", event_id))
-        logger.info("scheduled run for %s (every %ss)", pipeline, every)
-        self._triggered(pipeline)
+            queued = automatic.scheduled(tx, spec, pipeline, utc_now())
+        if queued:
+            logger.info(
+                "scheduled run for %s (every %ss)", pipeline, spec.triggers.schedule_seconds
+            )
+            self._triggered(pipeline)
 
     async def tick(self) -> None:
         """One pass of the schedule loop (also catches triggers deferred by an outage and

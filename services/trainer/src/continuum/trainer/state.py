@@ -1,34 +1,27 @@
 """The trainer's durable state: one SQLite file in ``CONTINUUM_STATE_DIR``.
 
 Per pipeline: the batches it knows (in arrival order), labelled rows since the last run,
-and its runs. A run is ``queued`` while it still accepts triggers, ``running`` once its
-job (spec, batches, champion) is frozen and persisted, and ``done`` after its
-``ModelTrained`` was published (or, outcome ``skipped``, when it would have trained on the
-data of the last successful run). Processed event ids make every handler idempotent.
+and its runs (the runs table and its queries are :class:`~continuum.trainer.runs.RunBook`'s;
+failures and the policies' memory have their own tables on the same connection).
+Processed event ids make every handler idempotent.
 Every change is one transaction, committed (synchronous=FULL) before a handler returns,
 so a Kafka offset is only committed once its effect is on disk.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
 
 from continuum.contracts import utc_now
 from continuum.trainer.failure_log import FailureLog
-from continuum.trainer.jobs import TrainingJob, TriggerRef
+from continuum.trainer.jobs import TriggerRef
 from continuum.trainer.policy_store import PolicyStore
-from continuum.trainer.records import BatchRef, Run, run_id_for
-
-logger = logging.getLogger("continuum.trainer")
+from continuum.trainer.records import BatchRef
+from continuum.trainer.runs import RUNS_SCHEMA, RunBook
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed_events (
@@ -47,15 +40,10 @@ CREATE TABLE IF NOT EXISTS batches (
     rows INTEGER NOT NULL, labelled_rows INTEGER NOT NULL,
     min_event_time TEXT, max_event_time TEXT,
     PRIMARY KEY (pipeline, batch_id));
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL,
-    triggers TEXT NOT NULL, job TEXT, outcome TEXT,
-    created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT);
-CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, status);
 """
 
 
-class TrainerState:
+class TrainerState(RunBook):
     """SQLite-backed state; open it with :meth:`open`, use methods inside :meth:`transaction`."""
 
     def __init__(self, path: Path) -> None:
@@ -65,7 +53,7 @@ class TrainerState:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(_SCHEMA)
+        self.db.executescript(_SCHEMA + RUNS_SCHEMA)
         # Same connection: failure bookkeeping commits in the same transactions as the runs.
         self.failures = FailureLog(self.db)
         self.policy = PolicyStore(self.db)
@@ -195,111 +183,3 @@ class TrainerState:
             (pipeline,),
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
-
-    # -- runs -------------------------------------------------------------------------
-    def add_trigger(self, pipeline: str, trigger: TriggerRef) -> Run:
-        """Open a queued run for ``trigger``, or fold it into the queued one (coalescing)."""
-        self.ensure_pipeline(pipeline)
-        queued = self._run_with_status(pipeline, "queued")
-        if queued is None:
-            run_id = run_id_for(pipeline, trigger.event_id)
-            self.db.execute(
-                "INSERT OR IGNORE INTO runs (run_id, pipeline, status, triggers, created_at)"
-                " VALUES (?,?,?,?,?)",
-                (run_id, pipeline, "queued", json.dumps([trigger.as_json()]), _now()),
-            )
-        else:
-            if all(t.event_id != trigger.event_id for t in queued.triggers):
-                triggers = [t.as_json() for t in queued.triggers] + [trigger.as_json()]
-                self.db.execute(
-                    "UPDATE runs SET triggers=? WHERE run_id=?",
-                    (json.dumps(triggers), queued.run_id),
-                )
-            run_id = queued.run_id
-        run = self.run(run_id)
-        assert run is not None
-        return run
-
-    def start_run(self, run_id: str, job: TrainingJob) -> None:
-        """Freeze the run's job and mark it running; its rows no longer count as new."""
-        run = self.run(run_id)
-        assert run is not None and run.status == "queued", run
-        now = _now()
-        self.db.execute(
-            "UPDATE runs SET status='running', job=?, started_at=? WHERE run_id=?",
-            (job.to_json(), now, run_id),
-        )
-        self.db.execute(
-            "UPDATE pipelines SET new_labelled_rows=0, last_run_started_at=? WHERE pipeline=?",
-            (now, run.pipeline),
-        )
-
-    def finish_run(self, run_id: str, outcome: str) -> None:
-        """The run's ``ModelTrained`` is published."""
-        self.db.execute(
-            "UPDATE runs SET status='done', outcome=?, finished_at=? WHERE run_id=?",
-            (outcome, _now(), run_id),
-        )
-
-    def run(self, run_id: str) -> Run | None:
-        row = self.db.execute(
-            "SELECT run_id, pipeline, status, triggers, job, created_at FROM runs WHERE run_id=?",
-            (run_id,),
-        ).fetchone()
-        return _run(row) if row else None
-
-    def _run_with_status(self, pipeline: str, status: str) -> Run | None:
-        row = self.db.execute(
-            "SELECT run_id, pipeline, status, triggers, job, created_at FROM runs"
-            " WHERE pipeline=? AND status=? ORDER BY created_at LIMIT 1",
-            (pipeline, status),
-        ).fetchone()
-        return _run(row) if row else None
-
-    def running_run(self, pipeline: str) -> Run | None:
-        """The run whose job is frozen (resumed after a restart)."""
-        return self._run_with_status(pipeline, "running")
-
-    def queued_run(self, pipeline: str) -> Run | None:
-        """The run collecting triggers, not started yet."""
-        return self._run_with_status(pipeline, "queued")
-
-    def runs(self, pipeline: str) -> list[Run]:
-        rows = self.db.execute(
-            "SELECT run_id, pipeline, status, triggers, job, created_at FROM runs"
-            " WHERE pipeline=? ORDER BY created_at",
-            (pipeline,),
-        )
-        return [_run(r) for r in rows]
-
-    def pipelines_with_open_runs(self) -> list[str]:
-        rows = self.db.execute(
-            "SELECT DISTINCT pipeline FROM runs WHERE status IN ('queued','running')"
-        )
-        return sorted(r[0] for r in rows)
-
-
-def _now() -> str:
-    return utc_now().isoformat()
-
-
-def _job(run_id: str, text: str | None) -> TrainingJob | None:
-    if not text:
-        return None
-    try:
-        return TrainingJob.from_json(text)
-    except ValidationError as exc:  # the runner fails such a run instead of crashing on it
-        logger.error("run %s: stored job unreadable: %s", run_id, exc)
-        return None
-
-
-def _run(row: tuple[Any, ...]) -> Run:
-    run_id, pipeline, status, triggers, job, created_at = row
-    return Run(
-        run_id=run_id,
-        pipeline=pipeline,
-        status=status,
-        triggers=[TriggerRef(**t) for t in json.loads(triggers)],
-        job=_job(run_id, job),
-        created_at=datetime.fromisoformat(created_at),
-    )
