@@ -1,4 +1,5 @@
-"""Fixtures: a throwaway PostgreSQL server, stores on SQLite and PostgreSQL, a real model.
+"""Fixtures: a throwaway PostgreSQL server, stores on SQLite and PostgreSQL, real models
+of graded quality with a holdout, and the app in memory (``harness``).
 
 The PostgreSQL server comes from Debian's ``postgresql`` package, started by the shared
 helper in the repository's ``tests/throwaway_postgres.py`` (the compose test uses it too).
@@ -7,11 +8,9 @@ If its binaries are missing the fixture fails (it never skips).
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -25,43 +24,23 @@ from continuum.contracts import (
     StoredObject,
     parse_spec_yaml,
 )
-from continuum.modelkit import (
-    build_pipeline,
-    build_reference_sample,
-    dump_model,
-    frame_to_parquet,
-    labels,
-    records_to_frame,
-)
 from continuum.registry.sql_store import SqlRegistryStore
 from continuum.storage import MemoryObjectStore, ObjectStore
 
-# The shared PostgreSQL helper lives in the repository's tests/ folder (importlib mode
-# does not put it on sys.path).
-_SHARED = str(Path(__file__).parents[3] / "tests")
-if _SHARED not in sys.path:
-    sys.path.insert(0, _SHARED)
+# The shared PostgreSQL helper lives in the repository's tests/ folder, the registry's
+# test kit beside this file (importlib mode puts neither on sys.path).
+for _folder in (str(Path(__file__).parents[3] / "tests"), str(Path(__file__).parent)):
+    if _folder not in sys.path:
+        sys.path.insert(0, _folder)
 
+from registry_testkit import (  # noqa: E402
+    SPEC_YAML,
+    ArtifactMaker,
+    Harness,
+    registry_settings,
+    running,
+)
 from throwaway_postgres import throwaway_postgres  # noqa: E402
-
-SPEC_YAML = """
-name: churn
-source_topic: churn.records
-task: binary_classification
-schema:
-  features:
-    - {name: tenure, type: numeric, min: 0}
-    - {name: plan, type: categorical, values: [basic, pro]}
-  target: {name: churned}
-  event_time: ts
-model:
-  estimator: LogisticRegression
-  params: {max_iter: 200}
-promotion:
-  metric: roc_auc
-  min_improvement: 0.01
-  floor: 0.6
-"""
 
 
 @pytest.fixture
@@ -104,21 +83,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlRegistr
 # -- model artifacts -------------------------------------------------------------------
 
 
-def training_records(n: int = 120) -> list[dict[str, Any]]:
-    """Rows where long tenure on the pro plan means staying."""
-    rows = []
-    for i in range(n):
-        tenure = float(i % 40)
-        plan = "pro" if i % 3 == 0 else "basic"
-        rows.append(
-            {"tenure": tenure, "plan": plan, "churned": int(tenure < 15 and plan == "basic")}
-        )
-    return rows
-
-
-ArtifactFactory = Callable[[str], ModelArtifacts]
-
-
 @pytest.fixture
 def artifact_store() -> Iterator[ObjectStore]:
     """A fresh in-memory artifact store."""
@@ -128,23 +92,16 @@ def artifact_store() -> Iterator[ObjectStore]:
 
 
 @pytest.fixture
-def make_artifacts(spec: PipelineSpec, artifact_store: ObjectStore) -> ArtifactFactory:
-    """Trains a real pipeline and stores model, reference sample and card under a run id."""
-    records = training_records()
-    frame = records_to_frame(spec, records)
-    pipeline = build_pipeline(spec).fit(frame, labels(spec, records))
-    model_bytes = dump_model(pipeline)
-    sample = frame_to_parquet(build_reference_sample(spec, pipeline, frame))
+def make_artifacts(spec: PipelineSpec, artifact_store: ObjectStore) -> ArtifactMaker:
+    """Stores real models (``make_artifacts(run_id, quality)``) in the artifact store."""
+    return ArtifactMaker(spec, artifact_store)
 
-    def make(run_id: str) -> ModelArtifacts:
-        card = json.dumps({"pipeline": spec.name, "run_id": run_id}).encode()
-        return ModelArtifacts(
-            model=artifact_store.put(f"{run_id}/model.skops", model_bytes),
-            reference_sample=artifact_store.put(f"{run_id}/reference.parquet", sample),
-            model_card=artifact_store.put(f"{run_id}/model_card.json", card),
-        )
 
-    return make
+@pytest.fixture
+async def harness(tmp_path: Path, artifact_store: ObjectStore) -> AsyncIterator[Harness]:
+    """The registry app in memory, its artifacts in ``artifact_store``."""
+    async with running(registry_settings(tmp_path, artifact_store)) as started:
+        yield started
 
 
 TrainedFactory = Callable[..., ModelTrained]

@@ -3,19 +3,14 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections import defaultdict
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
+from registry_testkit import TOKEN, Harness, registry_settings, running
 
-from continuum.contracts import ModelTrained, StoredObject, parse_spec_yaml
+from continuum.contracts import StoredObject, parse_spec_yaml
 from continuum.contracts.topics import (
     MODELS_PROMOTED,
     MODELS_REGISTERED,
@@ -24,82 +19,13 @@ from continuum.contracts.topics import (
     TRAINING_REQUESTS,
     dlq_topic,
 )
-from continuum.kafka import KafkaSettings, publish_event
 from continuum.registry import announcements
-from continuum.registry.app import create_app
 from continuum.registry.settings import RegistrySettings
 from continuum.registry.sql_store import SqlRegistryStore
-from continuum.registry.store import RegistryStore, StoreUnavailableError
+from continuum.registry.store import StoreUnavailableError
 from continuum.registry_client import RegistryClient, RegistryError
 from continuum.runtime import TransientError
 from continuum.storage import ObjectStore
-
-TOKEN = "test-token-0123456789"
-OBSERVED = (
-    MODELS_PROMOTED,
-    MODELS_REGISTERED,
-    PIPELINES_CHANGED,
-    TRAINING_REQUESTS,
-    dlq_topic(MODELS_TRAINED),
-)
-
-
-@dataclass
-class Harness:
-    app: FastAPI
-    broker: KafkaBroker
-    http: httpx.AsyncClient
-    registry: RegistryClient
-    published: dict[str, list[dict[str, Any]]]
-
-    async def train(self, event: ModelTrained) -> None:
-        await publish_event(self.broker, event, source="test-trainer")
-
-    def sample(self, name: str, labels: dict[str, str] | None = None) -> float | None:
-        value: float | None = self.app.state.metrics_registry.get_sample_value(name, labels or {})
-        return value
-
-
-def _observe(broker: KafkaBroker, topic: str, sink: list[dict[str, Any]]) -> None:
-    @broker.subscriber(topic, group_id="test-observer")
-    async def observe(body: dict[str, Any], msg: KafkaMessage) -> None:
-        sink.append(body | {"_key": msg.raw_message.key, "_headers": dict(msg.headers)})
-
-
-def _settings(tmp_path: Path, artifact_store: ObjectStore) -> RegistrySettings:
-    return RegistrySettings(
-        token=TOKEN,
-        database_url=f"sqlite:///{tmp_path / 'registry.db'}",
-        artifact_root=artifact_store.root_uri,
-        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", transient_retry_backoff_seconds=0.001),
-        outbox_poll_seconds=3600,
-    )
-
-
-@contextlib.asynccontextmanager
-async def running(
-    settings: RegistrySettings, store: RegistryStore | None = None
-) -> AsyncIterator[Harness]:
-    """The app with its lifespan, an in-memory broker and clients."""
-    app = create_app(settings, store=store)
-    broker: KafkaBroker = app.state.broker
-    published: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for topic in OBSERVED:
-        _observe(broker, topic, published[topic])
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        TestKafkaBroker(broker) as test_broker,
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://registry") as http,
-        RegistryClient("http://registry", token=TOKEN, transport=transport) as registry,
-    ):
-        yield Harness(app, test_broker, http, registry, published)
-
-
-@pytest.fixture
-async def harness(tmp_path: Path, artifact_store: ObjectStore) -> AsyncIterator[Harness]:
-    async with running(_settings(tmp_path, artifact_store)) as started:
-        yield started
 
 
 async def test_apply_spec_new_then_unchanged(harness: Harness, spec_yaml: str) -> None:
@@ -207,9 +133,12 @@ async def test_model_lifecycle_gate_rollback_and_audit(
     registry = harness.registry
     await registry.apply_spec("churn", spec_yaml, applied_by="alice")
     assert await registry.get_champion("churn") is None
+    # Each run claims what its model really scores: the registry measures the same.
+    auc = {q: make_artifacts.metrics(q)["roc_auc"] for q in ("good", "fair", "poor")}
+    assert auc["good"] > auc["fair"] + 0.01 > auc["poor"] + 0.01 > 0.61
 
     # 1. The first model passes the floor and becomes the champion.
-    first = trained("run-1", 0.80, artifacts=make_artifacts("run-1"))
+    first = trained("run-1", auc["fair"], artifacts=make_artifacts("run-1", "fair"))
     await harness.train(first)
     [registered] = harness.published[MODELS_REGISTERED]
     assert (registered["version"], registered["decision"]) == (1, "promoted")
@@ -226,18 +155,31 @@ async def test_model_lifecycle_gate_rollback_and_audit(
 
     # 2. A worse candidate is registered but rejected, with the reason.
     worse = trained(
-        "run-2", 0.70, artifacts=make_artifacts("run-2"), champion_version=1, champion_auc=0.80
+        "run-2",
+        auc["poor"],
+        artifacts=make_artifacts("run-2", "poor"),
+        champion_version=1,
+        champion_auc=auc["fair"],
     )
     await harness.train(worse)
     assert harness.published[MODELS_REGISTERED][-1]["decision"] == "rejected"
     v2 = await registry.get_model("churn", 2)
     assert v2 is not None and v2.decision == "rejected"
-    assert v2.decision_reason.startswith("not improved: roc_auc=0.7 vs champion 0.8")
+    assert v2.decision_reason.startswith(
+        f"not improved: roc_auc={auc['poor']:.6g} vs champion {auc['fair']:.6g}"
+    )
+    assert "claimed" not in v2.decision_reason  # honest figures: nothing to note
+    assert v2.metrics == make_artifacts.metrics("poor")
+    assert v2.champion_metrics == make_artifacts.metrics("fair")
     assert len(harness.published[MODELS_PROMOTED]) == 1
 
     # 3. A better one is promoted, and says which champion it replaced.
     better = trained(
-        "run-3", 0.90, artifacts=make_artifacts("run-3"), champion_version=1, champion_auc=0.80
+        "run-3",
+        auc["good"],
+        artifacts=make_artifacts("run-3", "good"),
+        champion_version=1,
+        champion_auc=auc["fair"],
     )
     await harness.train(better)
     promoted = harness.published[MODELS_PROMOTED][-1]
@@ -452,7 +394,7 @@ async def test_events_left_in_the_outbox_are_published_later(
     tmp_path: Path, artifact_store: ObjectStore, spec_yaml: str
 ) -> None:
     # A spec stored while Kafka was away: the change is durable, its event still pending.
-    settings = _settings(tmp_path, artifact_store)
+    settings = registry_settings(tmp_path, artifact_store)
     offline = SqlRegistryStore.from_url(settings.resolved_database_url())
     offline.setup()
     offline.apply_spec(parse_spec_yaml(spec_yaml), "alice", announcements.spec_applied())
@@ -474,7 +416,7 @@ class FlakyStore(SqlRegistryStore):
 async def test_database_outage_makes_the_run_redeliverable(
     tmp_path: Path, artifact_store: ObjectStore, trained: Any
 ) -> None:
-    settings = _settings(tmp_path, artifact_store)
+    settings = registry_settings(tmp_path, artifact_store)
     flaky = FlakyStore.from_url(settings.resolved_database_url())
     async with running(settings, store=flaky) as harness:
         # In memory there is no redelivery: the transient error reaches the publisher

@@ -25,7 +25,7 @@ from continuum.registry.api import audit, models, pipelines
 from continuum.registry.api.validation_errors import validation_error_response
 from continuum.registry.bootstrap import SERVICE, RegistryParts, build
 from continuum.registry.candidate_check import (
-    CandidateChecker,
+    CandidateScorer,
     warm_up,
 )
 from continuum.registry.settings import RegistrySettings
@@ -86,10 +86,10 @@ def create_app(
     *,
     store: RegistryStore | None = None,
     broker: KafkaBroker | None = None,
-    checker: CandidateChecker | None = None,
+    scorer: CandidateScorer | None = None,
 ) -> FastAPI:
-    """The registry app. ``store``/``checker`` default to the settings' database/artifacts."""
-    return app_for(build(settings, store=store, broker=broker, checker=checker))
+    """The registry app. ``store``/``scorer`` default to the settings' database/artifacts."""
+    return app_for(build(settings, store=store, broker=broker, scorer=scorer))
 
 
 def app_for(parts: RegistryParts) -> FastAPI:

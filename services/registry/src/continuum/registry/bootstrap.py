@@ -1,8 +1,8 @@
 """The one place the registry is wired: ``build(settings)`` makes every part; nothing connects yet.
 
 The registry is the one service with no ``registry`` hook (it is the registry); its
-``store`` is the database (:class:`RegistryStore`), and ``checker`` replaces the check that
-a trained candidate's artifacts load.
+``store`` is the database (:class:`RegistryStore`), and ``scorer`` replaces the check that
+a trained candidate loads and its scoring (with the champion's) on its holdout.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from continuum.contracts import ModelTrained
 from continuum.contracts.topics import MODELS_TRAINED
 from continuum.kafka import build_broker, watch_consumer_lag
-from continuum.registry.candidate_check import ArtifactCandidateChecker, CandidateChecker
+from continuum.registry.candidate_check import ArtifactCandidateScorer, CandidateScorer
 from continuum.registry.metrics import RegistryMetrics
 from continuum.registry.model_intake import ModelIntake
 from continuum.registry.service import RegistryService
@@ -43,17 +43,19 @@ def build(
     *,
     store: RegistryStore | None = None,
     broker: KafkaBroker | None = None,
-    checker: CandidateChecker | None = None,
+    scorer: CandidateScorer | None = None,
 ) -> RegistryParts:
-    """The registry's parts; store, broker and checker default to the settings'."""
+    """The registry's parts; store, broker and scorer default to the settings'."""
     collectors = CollectorRegistry()
     metrics = RegistryMetrics.create(collectors)
     broker = broker or build_broker(settings.kafka, service=SERVICE, registry=collectors)
     watch_consumer_lag(collectors, service=SERVICE, broker=broker)
     store = store or SqlRegistryStore.from_url(settings.resolved_database_url())
-    checker = checker or ArtifactCandidateChecker(open_store(settings.artifact_root))
+    scorer = scorer or ArtifactCandidateScorer(
+        open_store(settings.artifact_root), max_rows=settings.max_holdout_rows
+    )
     service = RegistryService(store, broker, metrics)
-    intake = ModelIntake(service, checker)
+    intake = ModelIntake(service, scorer, score_timeout_seconds=settings.score_timeout_seconds)
 
     @broker.subscriber(MODELS_TRAINED, group_id=CONSUMER_GROUP, auto_offset_reset="earliest")
     async def on_model_trained(event: ModelTrained) -> None:

@@ -1,15 +1,17 @@
 """The promotion gate: does a candidate replace the champion? A pure function of numbers.
 
-The trainer scores the candidate and the champion on the same holdout, so the gate
-compares like with like (``event.champion_metrics``), honouring the metric's direction.
+The numbers are the registry's own (:class:`Measured`): it scores the candidate and the
+current champion on the candidate's holdout itself, so the gate compares like with like
+and never takes a run's word for a score. The metric's direction is honoured.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from continuum.contracts import HIGHER_IS_BETTER, GateDecision, ModelTrained, PipelineSpec
+from continuum.contracts import HIGHER_IS_BETTER, GateDecision, PipelineSpec
 
 GateCode = Literal[
     "no_champion",
@@ -18,8 +20,31 @@ GateCode = Literal[
     "below_floor",
     "metric_missing",
     "load_failed",
+    "not_scored",
 ]
-"""Short reason codes (the ``reason`` label of the gate metric)."""
+"""Short reason codes (the ``reason`` label of the gate metric). ``not_scored``: the
+registry could not score the candidate itself (no holdout, unreadable, too slow)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """What the registry measured itself on the candidate's holdout.
+
+    ``champion`` is ``None`` when there is no champion or it could not be scored on this
+    holdout (``champion_error`` says why). ``rows`` were scored out of ``holdout_rows``
+    (fewer when the holdout was larger than the registry's bound).
+    """
+
+    candidate: dict[str, float]
+    rows: int
+    holdout_rows: int
+    champion: dict[str, float] | None = None
+    champion_error: str | None = None
+
+    @property
+    def sampled(self) -> bool:
+        """Whether only a sample of the holdout was scored."""
+        return self.rows < self.holdout_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,57 +67,67 @@ def rejected(code: GateCode, reason: str) -> GateResult:
 
 
 def decide(
-    event: ModelTrained,
     spec: PipelineSpec,
+    measured: Measured,
     champion_version: int | None,
     champion_fallback_metrics: dict[str, float] | None = None,
+    notes: Sequence[str] = (),
 ) -> GateResult:
-    """Apply ``spec.promotion`` to a candidate that loaded and predicted fine.
+    """Apply ``spec.promotion`` to a candidate the registry loaded and scored.
 
-    ``champion_version`` is the champion now; ``champion_fallback_metrics`` are its own
-    stored metrics, used only when the event carries no champion score on this metric.
+    ``champion_version`` is the champion now; ``champion_fallback_metrics`` are its stored
+    metrics, used only when it could not be scored on this holdout. ``notes`` (claims
+    that did not match, a changed champion) end the reason.
     """
     policy = spec.promotion
     metric = policy.metric
     higher = HIGHER_IS_BETTER[metric]
-    candidate = event.metrics.get(metric)
+    extra = list(notes)
+    if measured.sampled:
+        extra.insert(0, f"scored on {measured.rows} of {measured.holdout_rows} holdout rows")
+
+    def suffix() -> str:
+        return f"; {'; '.join(extra)}" if extra else ""
+
+    candidate = measured.candidate.get(metric)
     if candidate is None:
-        return rejected("metric_missing", f"candidate has no {metric} score")
+        return rejected("metric_missing", f"candidate has no {metric} score{suffix()}")
     if policy.floor is not None and (
         candidate < policy.floor if higher else candidate > policy.floor
     ):
         bound = "below" if higher else "above"
         return rejected(
-            "below_floor", f"{metric}={candidate:.6g} is {bound} the floor {policy.floor:g}"
+            "below_floor",
+            f"{metric}={candidate:.6g} is {bound} the floor {policy.floor:g}{suffix()}",
         )
     if champion_version is None:
         return GateResult(
-            "promoted", "no_champion", f"first model: {metric}={candidate:.6g}, no champion yet"
+            "promoted",
+            "no_champion",
+            f"first model: {metric}={candidate:.6g}, no champion yet{suffix()}",
         )
 
-    notes: list[str] = []
-    baseline = event.champion_metrics.get(metric)
-    if event.champion_version != champion_version:
-        notes.append(
-            f"the champion changed since training (scored against v{event.champion_version}, "
-            f"now v{champion_version})"
-        )
+    baseline = (measured.champion or {}).get(metric)
     if baseline is None:
         baseline = (champion_fallback_metrics or {}).get(metric)
+        why = f" ({measured.champion_error})" if measured.champion_error else ""
         if baseline is None:
             return rejected(
-                "metric_missing", f"no {metric} score of champion v{champion_version} to compare"
+                "metric_missing",
+                f"no {metric} score of champion v{champion_version} to compare{why}{suffix()}",
             )
-        notes.append("compared with the champion's own holdout score, not the same holdout")
+        extra.append(
+            f"champion v{champion_version} could not be scored on this holdout{why}: "
+            "compared with its stored score, not the same holdout"
+        )
     gain = candidate - baseline if higher else baseline - candidate
     comparison = (
         f"{metric}={candidate:.6g} vs champion {baseline:.6g} "
         f"({'+' if gain >= 0 else ''}{gain:.6g}, needs >= {policy.min_improvement:g}"
         f"{' and > 0' if policy.min_improvement == 0 else ''})"
     )
-    suffix = f"; {'; '.join(notes)}" if notes else ""
     # A tie is not an improvement: min_improvement 0 still needs a strictly better score.
     improved = gain >= policy.min_improvement and gain > 0
     if improved:
-        return GateResult("promoted", "improved", f"improved: {comparison}{suffix}")
-    return rejected("not_improved", f"not improved: {comparison}{suffix}")
+        return GateResult("promoted", "improved", f"improved: {comparison}{suffix()}")
+    return rejected("not_improved", f"not improved: {comparison}{suffix()}")

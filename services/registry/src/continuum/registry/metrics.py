@@ -21,6 +21,7 @@ class RegistryMetrics:
     gate_decisions: Counter
     champion_version: Gauge
     outbox_pending: Gauge
+    claim_mismatches: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> RegistryMetrics:
@@ -49,12 +50,20 @@ class RegistryMetrics:
                 "Events stored but not yet confirmed published to Kafka.",
                 registry=registry,
             ),
+            claim_mismatches=Counter(
+                "continuum_registry_metric_claim_mismatches_total",
+                "Trained runs whose claimed promotion metric (candidate's or champion's) did "
+                "not match what the registry measured on the same holdout, by pipeline.",
+                ["pipeline"],
+                registry=registry,
+            ),
         )
 
     def touch(self, pipeline: str) -> None:
         """Create the pipeline's counters at zero, so ``increase()`` sees the first decision
         of each kind (a series that appears at 1 has no increase to report)."""
         self.versions_registered.labels(pipeline)
+        self.claim_mismatches.labels(pipeline)
         for code in get_args(GateCode):
             decision = "promoted" if code in _PROMOTING else "rejected"
             self.gate_decisions.labels(pipeline, decision, code)

@@ -1,7 +1,13 @@
-"""The ``continuum.models.trained`` consumer: record runs, check candidates, run the gate.
+"""The ``continuum.models.trained`` consumer: record runs, score candidates, run the gate.
+
+The registry takes no figure from the event: it scores the candidate and the current
+champion on the candidate's holdout itself (in a worker thread, bounded in rows and
+time) and records its own figures on the version; claims that do not match are logged,
+counted and noted in the decision reason.
 
 Idempotent on ``run_id``: a redelivered event changes nothing (it only nudges the outbox,
-in case the first delivery stored its events but could not publish them).
+in case the first delivery stored its events but could not publish them). A delivery that
+did not get as far as storing its decision scores again on the same rows: same decision.
 """
 
 from __future__ import annotations
@@ -11,13 +17,21 @@ import logging
 
 from continuum.contracts import ModelTrained, PipelineSpec
 from continuum.registry import announcements
-from continuum.registry.candidate_check import CandidateChecker, CandidateCheckError
-from continuum.registry.gate import GateResult, decide, rejected
+from continuum.registry.candidate_check import (
+    CandidateCheckError,
+    CandidateScorer,
+    ChampionModel,
+)
+from continuum.registry.claims import check_claims
+from continuum.registry.gate import GateResult, Measured, decide, rejected
 from continuum.registry.service import RegistryService
 from continuum.registry.store import StoreUnavailableError
+from continuum.registry_client import ModelVersionRecord
 from continuum.runtime import TransientError
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_SCORE_TIMEOUT_SECONDS = 120.0
 
 
 class UnknownPipelineError(LookupError):
@@ -27,9 +41,15 @@ class UnknownPipelineError(LookupError):
 class ModelIntake:
     """Handles ``ModelTrained`` events."""
 
-    def __init__(self, service: RegistryService, checker: CandidateChecker) -> None:
+    def __init__(
+        self,
+        service: RegistryService,
+        scorer: CandidateScorer,
+        score_timeout_seconds: float = DEFAULT_SCORE_TIMEOUT_SECONDS,
+    ) -> None:
         self.service = service
-        self.checker = checker
+        self.scorer = scorer
+        self.score_timeout_seconds = score_timeout_seconds
 
     async def handle(self, event: ModelTrained) -> None:
         """Record the run; for a succeeded one, register a version and maybe promote it."""
@@ -58,19 +78,34 @@ class ModelIntake:
         # The model was trained for its own spec version (its features); the promotion
         # policy in force is the latest one.
         trained_for = await db(store.get_spec, event.pipeline, event.spec_version) or latest
-        result = await self._check(event, trained_for.spec)
-        if result is None:
-            champion = await db(store.get_champion, event.pipeline)
+        champion = await db(store.get_champion, event.pipeline)
+        champion_version = champion.version if champion else None
+        champion_model = await self._champion(champion, latest.spec)
+        outcome = await self._score(event, trained_for.spec, champion_model)
+        if isinstance(outcome, GateResult):
+            result, measured = outcome, None
+        else:
+            measured = outcome
+            claims = check_claims(event, measured, latest.spec.promotion.metric, champion_version)
+            if claims.mismatches:
+                self.service.metrics.claim_mismatches.labels(event.pipeline).inc()
+                logger.warning(
+                    "%s run %s: metrics claimed by the event do not match the registry's: %s",
+                    event.pipeline,
+                    event.run_id,
+                    "; ".join(claims.notes),
+                )
             result = decide(
-                event,
                 latest.spec,
-                champion.version if champion else None,
+                measured,
+                champion_version,
                 champion.metrics if champion else None,
+                claims.notes,
             )
 
         promotion = await db(
             store.register_model,
-            event,
+            _as_measured(event, measured, champion_version),
             decision=result.decision,
             reason=result.reason,
             announce=announcements.gate_decided(event),
@@ -92,10 +127,45 @@ class ModelIntake:
             result.reason,
         )
 
-    async def _check(self, event: ModelTrained, spec: PipelineSpec) -> GateResult | None:
+    async def _champion(
+        self, record: ModelVersionRecord | None, latest: PipelineSpec
+    ) -> ChampionModel | None:
+        """The champion with the spec it was trained for (its features)."""
+        if record is None:
+            return None
+        store = self.service.store
+        trained_for = await self.service.db(store.get_spec, record.pipeline, record.spec_version)
+        return ChampionModel(
+            record.version, record.artifacts, trained_for.spec if trained_for else latest
+        )
+
+    async def _score(
+        self, event: ModelTrained, spec: PipelineSpec, champion: ChampionModel | None
+    ) -> Measured | GateResult:
         assert event.artifacts is not None
+        work = asyncio.to_thread(self.scorer, event.artifacts, spec, champion)
         try:
-            await asyncio.to_thread(self.checker, event.artifacts, spec)
+            return await asyncio.wait_for(work, self.score_timeout_seconds)
         except CandidateCheckError as exc:
-            return rejected("load_failed", f"candidate failed its load check: {exc}")
-        return None
+            what = "load check" if exc.code == "load_failed" else "scoring"
+            return rejected(exc.code, f"candidate failed its {what}: {exc}")
+        except TimeoutError:
+            # The thread runs on to the end (its rows are bounded); the run is rejected.
+            return rejected(
+                "not_scored",
+                f"scoring took longer than {self.score_timeout_seconds:g} s "
+                "(CONTINUUM_REGISTRY_SCORE_TIMEOUT_SECONDS)",
+            )
+
+
+def _as_measured(
+    event: ModelTrained, measured: Measured | None, champion_version: int | None
+) -> ModelTrained:
+    """The run as the registry records it: its own figures in place of the event's."""
+    return event.model_copy(
+        update={
+            "metrics": dict(measured.candidate) if measured else {},
+            "champion_metrics": dict(measured.champion or {}) if measured else {},
+            "champion_version": champion_version,
+        }
+    )

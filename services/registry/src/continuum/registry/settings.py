@@ -58,6 +58,19 @@ class RegistrySettings(ServiceSettings):
         gt=0,
         description="How long to keep retrying the first Kafka connection at start.",
     )
+    max_holdout_rows: int = Field(
+        default=50_000,
+        ge=100,
+        description=(
+            "Most holdout rows the gate scores a candidate and the champion on; a larger "
+            "holdout is sampled (seeded, so a redelivered run gets the same decision)."
+        ),
+    )
+    score_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A candidate not scored (with the champion) within this is rejected.",
+    )
     max_body_bytes: int = Field(
         default=1 << 20,
         ge=1024,
