@@ -28,7 +28,7 @@ def test_the_loop_closes_by_itself(loop: DemoResult) -> None:
     summary = loop.summary
     assert loop.problems == [], loop.problems
     first = summary.model_versions[0]
-    assert (first["version"], first["trigger"], first["promoted"]) == (1, "new_data", True)
+    assert (first["version"], first["trigger"], first["promoted"]) == (1, "cold_start", True)
     quality_retrains = [
         v for v in summary.model_versions if v["trigger"] == "quality" and v["promoted"]
     ]

@@ -132,6 +132,6 @@ async def test_trainer_killed_mid_training_still_yields_exactly_one_version(
 
     assert len(versions) == 1, versions
     (version,) = versions
-    assert version.trigger == "new_data"
+    assert version.trigger == "cold_start"
     assert version.version == 1
     assert version.run_id in json.dumps(running)

@@ -35,7 +35,7 @@ def test_the_platform_retrains_on_quality_after_the_concept_changes(tmp_path: Pa
     first = replay.first_trainable()  # the cold start follows this batch
 
     triggers = [run["trigger"] for run in ran.runs]
-    assert triggers[0] == "new_data", ran.runs  # the cold start
+    assert triggers[0] == "cold_start", ran.runs
     assert len(triggers) >= 2 and set(triggers[1:]) == {"quality"}, ran.runs
     assert all(run["status"] == "succeeded" for run in ran.runs), ran.runs
 

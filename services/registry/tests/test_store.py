@@ -273,3 +273,15 @@ def test_unreachable_database_is_a_transient_error() -> None:
         dead.ping()
     assert isinstance(info.value, ConnectionError)
     dead.close()
+
+
+def test_cold_start_and_older_new_data_runs_keep_their_triggers(
+    store: SqlRegistryStore, trained: Any
+) -> None:
+    # v1 as a trainer recorded it before cold_start existed, v2 as the first run is now.
+    _register(store, trained("run-old"))
+    _register(store, trained("run-new").model_copy(update={"trigger": "cold_start"}))
+    models = {m.run_id: m.trigger for m in store.list_models("churn")}
+    assert models == {"run-old": "new_data", "run-new": "cold_start"}
+    runs = {r.run_id: r.trigger for r in store.list_runs("churn")}
+    assert runs == {"run-old": "new_data", "run-new": "cold_start"}

@@ -359,8 +359,21 @@ async def test_cold_start_trains_the_first_model_at_min_rows_then_waits_for_the_
         assert h.trained == []  # below min_rows: nothing yet
         await publish_event(t.broker, h.batch(100), source=SRC)
         await t.service.runner.idle()
-        assert [(e.trigger, e.status) for e in h.trained] == [("new_data", "succeeded")]
+        assert [(e.trigger, e.status) for e in h.trained] == [("cold_start", "succeeded")]
         # After the first model, only the full threshold (1000 new rows) retrains.
         await publish_event(t.broker, h.batch(300), source=SRC)
         await t.service.runner.idle()
-    assert len(h.trained) == 1
+        assert len(h.trained) == 1
+        await publish_event(t.broker, h.batch(700), source=SRC)
+        await t.service.runner.idle()
+    assert [(e.trigger, e.status) for e in h.trained] == [
+        ("cold_start", "succeeded"),
+        ("new_data", "succeeded"),
+    ]
+    assert (
+        t.metrics.get_sample_value(
+            "continuum_trainer_trainings_total",
+            {"pipeline": PIPELINE, "trigger": "cold_start", "outcome": "succeeded"},
+        )
+        == 1
+    )

@@ -10,8 +10,10 @@ from pydantic import Field, JsonValue
 from continuum.contracts.envelope import Contract, Event, Sha256, VersionNumber
 from continuum.contracts.events_data import StoredObject
 
-Trigger = Literal["new_data", "drift", "manual", "schedule", "quality"]
-"""Why a training run started (``quality``: the cost-aware policy saw a retrain pay)."""
+Trigger = Literal["cold_start", "new_data", "drift", "manual", "schedule", "quality"]
+"""Why a training run started. ``cold_start``: the pipeline's first run, once it has
+``training.min_rows`` labelled rows (runs recorded before this kind existed say
+``new_data``); ``quality``: the cost-aware policy saw a retrain pay."""
 
 
 class DataVersion(Contract):

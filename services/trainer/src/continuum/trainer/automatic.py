@@ -20,9 +20,10 @@ def new_rows(tx: TrainerState, spec: PipelineSpec, pipeline: str) -> bool:
     """Queue the newest batch as a trigger if the rows call for a run; True if queued.
 
     Needs ``training.min_rows`` labelled rows in total. Cold start: a pipeline without any
-    run trains as soon as it has them (if ``triggers.cold_start``), instead of waiting for
-    a full retrain threshold. Otherwise only the rules policy trains on new rows, once
-    ``triggers.min_new_labelled_rows`` arrived since the last run started.
+    run trains as soon as it has them (if ``triggers.cold_start``; trigger ``cold_start``),
+    instead of waiting for a full retrain threshold. Otherwise only the rules policy trains
+    on new rows (``new_data``), once ``triggers.min_new_labelled_rows`` arrived since the
+    last run started.
     """
     if tx.is_retired(pipeline):
         return False
@@ -30,8 +31,9 @@ def new_rows(tx: TrainerState, spec: PipelineSpec, pipeline: str) -> bool:
     if trigger is None or tx.total_labelled_rows(pipeline) < spec.training.min_rows:
         return False
     threshold = spec.triggers.min_new_labelled_rows
-    cold_start = spec.triggers.cold_start and not tx.runs(pipeline)
-    if not cold_start and (
+    if spec.triggers.cold_start and not tx.runs(pipeline):
+        trigger = TriggerRef(trigger.event_id, "cold_start", trigger.correlation_id)
+    elif (
         spec.triggers.policy == "cost_aware"  # new rows alone: no run
         or threshold is None
         or tx.new_labelled_rows(pipeline) < threshold

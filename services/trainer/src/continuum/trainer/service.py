@@ -12,8 +12,8 @@ a redelivery a no-op. Trigger policy (``triggers.policy`` in the spec):
   ``triggers.min_new_labelled_rows`` (:mod:`.automatic`); ``drift`` on a ``DriftDetected`` when
   ``triggers.on_drift``, once labels covering the drifted window arrived or after
   ``triggers.label_wait_seconds`` (:mod:`.label_wait`).
-- Both: cold start (a pipeline that never trained trains once it has ``training.min_rows``
-  labelled rows, if ``triggers.cold_start``); ``schedule`` every
+- Both: ``cold_start`` (a pipeline that never trained trains once it has
+  ``training.min_rows`` labelled rows, if ``triggers.cold_start``); ``schedule`` every
   ``triggers.schedule_seconds`` after the last run started, if labelled rows arrived since;
   ``manual``: every ``TrainingRequested`` (a run with too few rows fails, and says so).
 

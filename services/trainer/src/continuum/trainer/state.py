@@ -167,7 +167,7 @@ class TrainerState(RunBook):
         return int(row[0]) if row else 0
 
     def last_batch_trigger(self, pipeline: str) -> TriggerRef | None:
-        """The newest batch event, as a ``new_data`` trigger."""
+        """The newest batch event, as a ``new_data`` trigger (the cold start relabels it)."""
         row = self.db.execute(
             "SELECT last_batch_event_id, last_batch_correlation_id FROM pipelines WHERE pipeline=?",
             (pipeline,),
