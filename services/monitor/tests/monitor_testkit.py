@@ -114,6 +114,18 @@ def promotion(
     )
 
 
+def registry_promotes(
+    registry: FakeRegistry,
+    version: int,
+    artifacts: ModelArtifacts,
+    *,
+    at: datetime | None = None,
+) -> ModelPromoted:
+    """The registry makes ``version`` the champion; returns the event it publishes."""
+    registry.add_model(PIPELINE, version, artifacts, champion=True)
+    return promotion(version, artifacts, at=at)
+
+
 def predictions(
     frame: pd.DataFrame, *, version: int, start: datetime = T0, prefix: str = "r"
 ) -> list[PredictionLogged]:

@@ -12,9 +12,9 @@ from monitor_testkit import (
     FakeRegistry,
     make_spec,
     predictions,
-    promotion,
     put_artifacts,
     reference_frame,
+    registry_promotes,
     traffic,
 )
 
@@ -65,7 +65,7 @@ async def test_promotion_then_two_shifted_windows_fire_exactly_one_drift_event(t
     async def observe_dlq(message: KafkaMessage) -> None:
         dead.append(dict(message.headers))
 
-    promoted = promotion(1, put_artifacts(store, 1, reference_frame()))
+    promoted = registry_promotes(registry, 1, put_artifacts(store, 1, reference_frame()))
     logged = predictions(traffic(400, shift=1.0, seed=21), version=1)
     async with TestKafkaBroker(parts.broker) as broker:
         await parts.monitor.bootstrap()  # the app's startup hook does this in a process

@@ -12,9 +12,9 @@ from monitor_testkit import (
     harness,
     make_spec,
     predictions,
-    promotion,
     put_artifacts,
     reference_frame,
+    registry_promotes,
     traffic,
 )
 
@@ -80,7 +80,7 @@ async def test_cooldown_holds_across_a_restart_and_a_promotion(tmp_path) -> None
     second = harness(tmp_path, spec=spec, detector=RecordingDetector(0.5))
     await second.monitor.bootstrap()
     await second.monitor.on_promotion(
-        promotion(2, put_artifacts(second.store, 2, reference_frame()))
+        registry_promotes(second.registry, 2, put_artifacts(second.store, 2, reference_frame()))
     )
     for event in predictions(traffic(50), version=2, prefix="v2"):
         await second.monitor.on_prediction(event)

@@ -14,9 +14,9 @@ from monitor_testkit import (
     harness,
     make_spec,
     predictions,
-    promotion,
     put_artifacts,
     reference_frame,
+    registry_promotes,
     traffic,
 )
 
@@ -193,7 +193,8 @@ async def test_a_new_champion_starts_a_fresh_window(tmp_path) -> None:
         await h.monitor.on_feedback(
             Feedback(pipeline=PIPELINE, request_id=event.request_id, label=int(label))
         )
-    await h.monitor.on_promotion(promotion(2, put_artifacts(h.store, 2, reference_frame())))
+    artifacts = put_artifacts(h.store, 2, reference_frame())
+    await h.monitor.on_promotion(registry_promotes(h.registry, 2, artifacts))
     new = predictions(frame, version=2, prefix="new")
     for event in new:
         await h.monitor.on_prediction(event)

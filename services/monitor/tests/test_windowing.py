@@ -15,6 +15,7 @@ from monitor_testkit import (
     promotion,
     put_artifacts,
     reference_frame,
+    registry_promotes,
     traffic,
 )
 
@@ -85,7 +86,7 @@ async def test_promotion_starts_a_fresh_window_for_the_new_version(tmp_path) -> 
         await h.monitor.on_prediction(event)
 
     artifacts = put_artifacts(h.store, 2, reference_frame(seed=9))
-    promoted = promotion(2, artifacts)
+    promoted = registry_promotes(h.registry, 2, artifacts)
     await h.monitor.on_promotion(promoted)
 
     state = h.monitor.pipelines[PIPELINE]
@@ -138,7 +139,7 @@ async def test_corrupt_reference_fails_the_promotion_but_the_switch_holds(tmp_pa
     )
 
     with pytest.raises(IntegrityError):
-        await h.monitor.on_promotion(promotion(2, tampered))
+        await h.monitor.on_promotion(registry_promotes(h.registry, 2, tampered))
 
     champion = h.monitor.pipelines[PIPELINE].champion
     assert champion is not None and champion.version == 2 and champion.reference is None
@@ -209,8 +210,7 @@ async def test_prediction_of_a_newer_version_asks_the_registry_before_the_promot
     h = harness(tmp_path, spec=make_spec(window_rows=50), detector=detector)
     await h.monitor.bootstrap()
     artifacts = put_artifacts(h.store, 2, reference_frame(seed=4))
-    promoted = promotion(2, artifacts)  # happened, but its event is still on the way
-    h.registry.add_model(PIPELINE, 2, artifacts, champion=True)
+    promoted = registry_promotes(h.registry, 2, artifacts)  # its event is still on the way
 
     for event in predictions(traffic(50), version=2):
         await h.monitor.on_prediction(event)

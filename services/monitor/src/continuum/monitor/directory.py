@@ -6,6 +6,8 @@ prediction of a new champion before its promotion; old promotions replayed from 
 start of the topic). The rules: a promotion older than what the monitor already knows is
 a stale replay and is skipped; a prediction of a newer version than the known champion
 makes the monitor ask the registry (rate-limited) instead of waiting for the promotion.
+A promotion is acted on only if the registry names that version the champion: the event
+bus is no way around the registry's gate.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from continuum.monitor.registry_view import (
     champion_from_record,
     load_pipeline,
 )
-from continuum.registry_client import RegistryError
+from continuum.registry_client import ModelVersionRecord, RegistryError
 from continuum.runtime import Backoff, retrying
 from continuum.storage import ObjectStore
 
@@ -153,10 +155,32 @@ class PipelineDirectory:
             assert state.champion is not None
             await self._read_reference_softly(state.champion)
 
-    async def promote(self, event: ModelPromoted) -> None:
-        """Apply a promotion: a new champion starts a fresh window against its reference.
+    async def _confirmed(self, event: ModelPromoted) -> ModelVersionRecord | None:
+        """The registry's record of the promoted version if it is the champion, else ``None``.
 
-        Raises when the reference sample is missing or corrupt (the event is then
+        Raises ``TransientError``/``ConnectionError`` when the registry cannot be asked,
+        so the event is redelivered rather than acted on unchecked.
+        """
+        try:
+            record = await self.registry.get_champion(event.pipeline)
+        except RegistryError as exc:
+            raise as_transient(exc) from exc
+        if record is not None and record.version == event.version:
+            return record
+        self.metrics.promotions_ignored.labels(event.pipeline).inc()
+        logger.warning(
+            "promotion of %s v%d ignored: the registry's champion is %s",
+            event.pipeline,
+            event.version,
+            f"v{record.version}" if record is not None else "none",
+        )
+        return None
+
+    async def promote(self, event: ModelPromoted) -> None:
+        """Apply a promotion the registry confirms: a new champion starts a fresh window.
+
+        The champion's reference sample is the one the registry stored for the version
+        (not the event's). Raises when it is missing or corrupt (the event is then
         dead-lettered with the reason, or redelivered if the failure is transient); the
         switch itself has happened by then, so the old model's predictions stop counting.
         """
@@ -165,21 +189,25 @@ class PipelineDirectory:
             logger.warning("promotion for unknown pipeline %s ignored", event.pipeline)
             return
         current = state.champion
+        stale = current is not None and event.occurred_at < current.since
+        if stale and current is not None and current.version != event.version:
+            logger.info("stale promotion of %s v%d skipped", event.pipeline, event.version)
+            return
+        record = await self._confirmed(event)
+        if record is None:
+            return
         if current is not None and current.version == event.version:
             # Already watching it (a redelivery, a re-promotion, or found via the registry):
             # keep the window, follow the promotion's correlation chain.
             current.correlation_id = event.correlation_id
             current.promotion_event_id = event.event_id
             current.since = max(current.since, event.occurred_at)
-        elif current is not None and event.occurred_at < current.since:
-            logger.info("stale promotion of %s v%d skipped", event.pipeline, event.version)
-            return
         else:
             self._switch(
                 state,
                 Champion(
                     version=event.version,
-                    reference_sample=event.artifacts.reference_sample,
+                    reference_sample=record.artifacts.reference_sample,
                     correlation_id=event.correlation_id,
                     since=event.occurred_at,
                     promotion_event_id=event.event_id,

@@ -113,6 +113,13 @@ class MonitorMetrics:
             ["pipeline", "outcome"],
             registry=registry,
         )
+        self.promotions_ignored = Counter(
+            "continuum_monitor_promotions_ignored_total",
+            "ModelPromoted events not acted on because the registry does not name that "
+            "version the champion (a forged event, or one overtaken by a newer promotion).",
+            ["pipeline"],
+            registry=registry,
+        )
         self.duplicates = Counter(
             "continuum_monitor_duplicate_events_total",
             "Events skipped because their event_id was already handled.",
