@@ -8,12 +8,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from continuum.cli import kafka_commands
+from continuum.cli import kafka_commands, pipelines_commands
 from continuum.cli.demo.observer import LoopEvents
 from continuum.cli.demo.replay import ReplayStats
 from continuum.cli.demo.run import new_version_lines, ordinal, progress_line
 from continuum.cli.main import app
-from continuum.contracts import ModelRegistered
+from continuum.contracts import MAX_VERSION, ModelRegistered
 from continuum.localkafka import DEFAULT_PORT
 
 
@@ -49,6 +49,14 @@ def test_apply_names_file_line_and_column_of_a_yaml_error(tmp_path: Path) -> Non
     assert len(lines) == 1, result.output
     assert lines[0].startswith(f"error: {bad}:3:5: YAML syntax error")
     assert "Traceback" not in result.output
+
+
+def test_promote_refuses_a_version_the_registry_cannot_hold_in_one_line() -> None:
+    assert pipelines_commands.MAX_VERSION == MAX_VERSION
+    result = CliRunner().invoke(app, ["pipelines", "promote", "flights", str(2**63)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "2147483647" in result.output  # the usage error names the range
 
 
 def test_ordinal() -> None:

@@ -29,6 +29,10 @@ RegistryOption = Annotated[
 
 
 TokenHome = Annotated[Path, typer.Option(help="Where `continuum up` keeps the token.")]
+MAX_VERSION = 2**31 - 1
+"""The registry's largest version (``continuum.contracts.MAX_VERSION``, kept equal by a
+test; not imported so that ``--help`` loads no pydantic models)."""
+VersionArgument = Annotated[int, typer.Argument(min=1, max=MAX_VERSION, show_default=False)]
 
 
 def _run(action: Any) -> None:
@@ -212,7 +216,7 @@ def train(
 @app.command()
 def promote(
     name: str,
-    version: int,
+    version: VersionArgument,
     reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "manual promotion",
     registry: RegistryOption = "http://127.0.0.1:8100",
     home: TokenHome = Path(".continuum"),
