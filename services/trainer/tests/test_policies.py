@@ -24,8 +24,11 @@ from continuum.contracts import (
     TrainingRequested,
 )
 from continuum.kafka import publish_event
+from continuum.modelkit.metric_noise import auc_std_error, holdout_std_error
 from continuum.modelkit.retrain_policy import PolicyState
+from continuum.trainer import quality_policy
 from continuum.trainer.records import run_id_for
+from continuum.trainer.state import TrainerState
 
 SRC = "test"
 
@@ -280,14 +283,47 @@ async def test_policy_state_and_a_pending_drift_survive_a_restart(tmp_path: Path
 
 
 def test_holdout_std_error_approximations() -> None:
-    from continuum.modelkit.metric_noise import auc_std_error, holdout_std_error
-
     assert auc_std_error(0.5, 50, 50) == pytest.approx(0.05802, abs=1e-4)  # Hanley-McNeil
     assert holdout_std_error("roc_auc", 0.5, 100) == auc_std_error(0.5, 50, 50)  # balanced
     assert holdout_std_error("accuracy", 0.9, 100) == pytest.approx(0.03)
     assert (
         holdout_std_error("mae", 3.0, 100) == 0.0 and holdout_std_error("roc_auc", None, 100) == 0
     )
+
+
+@pytest.mark.parametrize("counts", [(20, 180), None], ids=["class_counts", "older_run"])
+def test_the_policy_bounds_a_promoted_candidate_by_its_holdouts_class_counts(
+    tmp_path: Path, counts: tuple[int, int] | None
+) -> None:
+    spec = make_spec(policy="cost_aware")
+    trained = ModelTrained(
+        pipeline=PIPELINE,
+        run_id="run-1",
+        trigger="cold_start",
+        status="succeeded",
+        spec_version=1,
+        metric="roc_auc",
+        metrics={"roc_auc": 0.8},
+        rows_train=600,
+        rows_holdout=200,
+        holdout_positives=counts[0] if counts else None,
+        holdout_negatives=counts[1] if counts else None,
+    )
+    state = TrainerState.open(tmp_path)
+    try:
+        with state.transaction() as tx:
+            tx.policy.note_result(trained)
+            policy = quality_policy.on_registered(tx, spec, _registered(trained, 1, "promoted"))
+    finally:
+        state.close()
+
+    # 20 positives in 200 rows: exact Hanley-McNeil, wider than the balanced approximation
+    # an older run (no counts reported) still gets.
+    exact, balanced = auc_std_error(0.8, 20, 180), holdout_std_error("roc_auc", 0.8, 200)
+    assert exact > 1.5 * balanced
+    std_error = exact if counts else balanced
+    noise_z = quality_policy.policy_for(spec).noise_z
+    assert policy.reference == pytest.approx(0.8 - noise_z * std_error)
 
 
 async def test_a_rollback_makes_the_policy_follow_the_champion(tmp_path: Path) -> None:

@@ -97,6 +97,9 @@ async def test_below_threshold_no_run_then_crossing_it_trains_once(tmp_path: Pat
     assert event.artifacts.holdout is not None
     holdout = parquet_to_frame(get_verified(h.artifacts, event.artifacts.holdout))
     assert len(holdout) == 88
+    positives = int((holdout["late"] == 1).sum())
+    assert 0 < positives < 88  # both classes, so the counts say something
+    assert (event.holdout_positives, event.holdout_negatives) == (positives, 88 - positives)
     spec = make_spec()
     rescored = score(
         model.pipeline, feature_columns(spec, holdout), target_values(spec, holdout), spec.task

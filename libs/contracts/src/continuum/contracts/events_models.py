@@ -74,6 +74,12 @@ class ModelTrained(Event):
     training_seconds: float | None = Field(default=None, ge=0)
     rows_train: int | None = Field(default=None, ge=0)
     rows_holdout: int | None = Field(default=None, ge=0)
+    holdout_positives: int | None = Field(
+        default=None, ge=0, description="Binary classification: holdout rows of the positive class."
+    )
+    holdout_negatives: int | None = Field(
+        default=None, ge=0, description="Binary classification: holdout rows of the other class."
+    )
 
 
 GateDecision = Literal["promoted", "rejected"]

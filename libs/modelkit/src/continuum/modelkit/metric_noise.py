@@ -2,7 +2,7 @@
 
 The cost-aware policy (:mod:`continuum.modelkit.retrain_policy`) discounts noise: a score
 on a holdout of a few hundred rows moves by itself. These give that noise from what a run
-reports (the metric and the holdout's size).
+reports (the metric, the holdout's size and, for binary classification, its class counts).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ def auc_std_error(auc: float, n_pos: int, n_neg: int) -> float:
 def holdout_std_error(metric: str, value: float | None, rows: int) -> float:
     """The standard error of ``metric`` = ``value`` on ``rows`` holdout rows, approximated.
 
-    ``roc_auc``: Hanley & McNeil with balanced classes (``rows / 2`` each; the class counts
-    of the holdout are not reported, and balance is the optimistic, smallest error);
+    ``roc_auc``: Hanley & McNeil with balanced classes (``rows / 2`` each; for when the
+    holdout's class counts are unknown, e.g. a run reported before ``ModelTrained`` carried
+    them; :func:`auc_std_error` takes them. Balance is the optimistic, smallest error);
     ``accuracy``: the binomial ``sqrt(p (1 - p) / n)``. Other metrics (f1, log_loss, the
     regression metrics) need the per-row spread, which a run does not report: 0.
     """

@@ -75,6 +75,12 @@ class ModelCard(BaseModel):
     )
     rows_train: int
     rows_holdout: int
+    holdout_positives: int | None = Field(
+        default=None, description="Binary classification: holdout rows of the positive class."
+    )
+    holdout_negatives: int | None = Field(
+        default=None, description="Binary classification: holdout rows of the other class."
+    )
     train_time_range: tuple[datetime, datetime] | None = None
     holdout_time_range: tuple[datetime, datetime] | None = None
     durations_seconds: dict[str, float] = Field(default_factory=dict)

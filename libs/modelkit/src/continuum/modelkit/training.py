@@ -50,6 +50,19 @@ class Holdout:
     test: pd.DataFrame
     y_test: pd.Series
 
+    def class_counts(self, spec: PipelineSpec) -> tuple[int, int] | None:
+        """Binary classification: the holdout's (positives, negatives), else ``None``.
+
+        The positive class is the larger of the target's two classes, as scikit-learn
+        orders them for ``roc_auc`` and ``f1``. The counts give the exact Hanley-McNeil
+        standard error of the holdout's AUC (:mod:`continuum.modelkit.metric_noise`).
+        """
+        if spec.task != "binary_classification":
+            return None
+        negative, positive = sorted(spec.record_schema.target.binary_classes)
+        labels = self.y_test.to_numpy()
+        return int((labels == positive).sum()), int((labels == negative).sum())
+
 
 def time_holdout(frame: pd.DataFrame, y: pd.Series, fraction: float) -> Holdout:
     """Split off the most recent ``fraction`` of rows by event time (at least one row each)."""

@@ -33,7 +33,9 @@ def failed(run: Run, reason: str, spec_version: int) -> ModelTrained:
 
 
 def succeeded(run: Run, job: TrainingJob, result: TrainingResult) -> ModelTrained:
-    """The run trained: its artifacts, and its model card's scores and sizes."""
+    """The run trained: its artifacts, and its model card's scores and sizes (with the
+    holdout's class counts for binary classification; a card from before they were
+    recorded has none)."""
     card = result.card
     return ModelTrained(
         **_base(run, job.spec_version),
@@ -48,4 +50,6 @@ def succeeded(run: Run, job: TrainingJob, result: TrainingResult) -> ModelTraine
         training_seconds=card.durations_seconds.get("fit_seconds"),
         rows_train=card.rows_train,
         rows_holdout=card.rows_holdout,
+        holdout_positives=card.holdout_positives,
+        holdout_negatives=card.holdout_negatives,
     )

@@ -11,9 +11,12 @@ in the transaction that marks the event processed:
   Windows of a version other than the policy's champion are ignored.
 - ``ModelRegistered`` (the registry's gate decision on one of our runs): ``on_trained``
   with the candidate's and the champion's scores on the run's holdout (from the run's
-  ``ModelTrained``), the candidate's standard error approximated from the holdout size
-  (:func:`~continuum.modelkit.metric_noise.holdout_std_error`: Hanley-McNeil with balanced
-  classes for AUC, because the holdout's class counts are not reported), and
+  ``ModelTrained``), the candidate's standard error on that holdout (for AUC the exact
+  Hanley-McNeil error from the holdout's class counts,
+  :func:`~continuum.modelkit.metric_noise.auc_std_error`; a run reported before the
+  counts were, or another metric, falls back to
+  :func:`~continuum.modelkit.metric_noise.holdout_std_error`'s approximation from the
+  holdout size, with balanced classes for AUC), and
   ``growth`` when the policy's growth rule asked for the run. The cold-start run's
   registration initialises the state the same way.
 - ``ModelPromoted`` by hand or by rollback (no gate decision of ours): the policy follows
@@ -26,8 +29,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from continuum.contracts import ModelPromoted, ModelRegistered, PipelineSpec, QualityMeasured
-from continuum.modelkit.metric_noise import holdout_std_error
+from continuum.contracts import (
+    ModelPromoted,
+    ModelRegistered,
+    ModelTrained,
+    PipelineSpec,
+    QualityMeasured,
+)
+from continuum.modelkit.metric_noise import auc_std_error, holdout_std_error
 from continuum.modelkit.retrain_policy import (
     CostAwarePolicy,
     Decision,
@@ -108,6 +117,21 @@ def on_window(tx: TrainerState, spec: PipelineSpec, event: QualityMeasured) -> W
     return WindowOutcome(decision, state, triggered=True)
 
 
+def candidate_std_error(metric: str, value: float | None, trained: ModelTrained | None) -> float:
+    """The standard error of the candidate's ``metric`` = ``value`` on its run's holdout.
+
+    AUC with the holdout's class counts: exact Hanley-McNeil (an unbalanced holdout is
+    noisier than a balanced one of the same size). Otherwise, e.g. a run reported before
+    the counts were: the approximation from the holdout's size (0 without a result).
+    """
+    if trained is None or value is None:
+        return 0.0
+    positives, negatives = trained.holdout_positives, trained.holdout_negatives
+    if metric == "roc_auc" and positives is not None and negatives is not None:
+        return auc_std_error(value, positives, negatives)
+    return holdout_std_error(metric, value, trained.rows_holdout or 0)
+
+
 def on_registered(tx: TrainerState, spec: PipelineSpec, event: ModelRegistered) -> PolicyState:
     """The gate decided on one of our runs: the account starts over, the reference learns."""
     pipeline = event.pipeline
@@ -120,16 +144,16 @@ def on_registered(tx: TrainerState, spec: PipelineSpec, event: ModelRegistered) 
         logger.info(
             "%s: run %s has no stored result; using the registry's metrics", pipeline, event.run_id
         )
-        candidate, champion, rows_train, rows_holdout = event.metrics.get(metric), None, 0, 0
+        candidate, champion, rows_train = event.metrics.get(metric), None, 0
     else:
         candidate = trained.metrics.get(metric)
         champion = trained.champion_metrics.get(metric)
-        rows_train, rows_holdout = trained.rows_train or 0, trained.rows_holdout or 0
+        rows_train = trained.rows_train or 0
     promoted = event.decision == "promoted"
     state = policy_for(spec).on_trained(
         state,
         candidate_score=candidate,
-        candidate_std_error=holdout_std_error(metric, candidate, rows_holdout),
+        candidate_std_error=candidate_std_error(metric, candidate, trained),
         champion_score=champion,
         promoted=promoted,
         version=event.version if promoted else state.champion_version,

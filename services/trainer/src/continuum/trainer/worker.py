@@ -220,6 +220,7 @@ def _train(job: TrainingJob) -> TrainingResult:
     durations["total_seconds"] = time.perf_counter() - started
 
     times = split.train[EVENT_TIME_COLUMN], split.test[EVENT_TIME_COLUMN]
+    counts = split.class_counts(spec)
     card = ModelCard(
         pipeline=pipeline_name,
         run_id=run_id,
@@ -237,6 +238,8 @@ def _train(job: TrainingJob) -> TrainingResult:
         skipped_batches=skipped,
         rows_train=len(split.train),
         rows_holdout=len(split.test),
+        holdout_positives=counts[0] if counts else None,
+        holdout_negatives=counts[1] if counts else None,
         train_time_range=(times[0].min().to_pydatetime(), times[0].max().to_pydatetime()),
         holdout_time_range=(times[1].min().to_pydatetime(), times[1].max().to_pydatetime()),
         durations_seconds=durations,
