@@ -104,7 +104,9 @@ def test_the_metric_exists_without_consumers_and_its_name_cannot_be_taken_twice(
 def test_every_subscriber_of_a_broker_is_covered_with_its_group() -> None:
     registry = CollectorRegistry()
     broker = build_broker(
-        KafkaSettings(bootstrap_servers="127.0.0.1:1"), service="unit", registry=registry
+        KafkaSettings(bootstrap_servers="127.0.0.1:1", event_key="unit-test-event-key-0123456789"),
+        service="unit",
+        registry=registry,
     )
 
     @broker.subscriber("jobs", group_id="continuum-unit")

@@ -2,22 +2,50 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from faststream.kafka import KafkaMessage, TestKafkaBroker
 from prometheus_client import CollectorRegistry
 
 from continuum.contracts import TrainingRequested
-from continuum.kafka import KafkaSettings, build_broker, publish_event, publish_events
+from continuum.kafka import (
+    KafkaSettings,
+    build_broker,
+    keyring_of,
+    publish_event,
+    publish_events,
+)
 from continuum.runtime import TransientError, is_transient
+
+EVENT_KEY = "unit-test-event-key-0123456789"
 
 
 def _broker(registry: CollectorRegistry, **overrides: Any) -> Any:
     settings = KafkaSettings(
-        bootstrap_servers="127.0.0.1:1", transient_retry_backoff_seconds=0.001, **overrides
+        bootstrap_servers="127.0.0.1:1",
+        transient_retry_backoff_seconds=0.001,
+        event_key=EVENT_KEY,
+        **overrides,
     )
     return build_broker(settings, service="unit", registry=registry)
+
+
+async def _publish_job(broker: Any, body: dict[str, Any], topic: str = "jobs") -> None:
+    """A plain JSON message, signed with the broker's key like every internal message."""
+    value = json.dumps(body).encode()
+    headers = {
+        "ce_type": "unit.job",
+        "ce_id": str(uuid4()),
+        "ce_source": "unit",
+        "ce_time": "2026-01-01T00:00:00Z",
+        "content-type": "application/json",
+    }
+    await broker.publish(
+        value, topic=topic, key=b"k", headers=keyring_of(broker).sign(value, headers)
+    )
 
 
 async def test_failed_message_goes_to_dlq_with_reason_and_coordinates() -> None:
@@ -36,7 +64,7 @@ async def test_failed_message_goes_to_dlq_with_reason_and_coordinates() -> None:
 
     async with TestKafkaBroker(broker) as br:
         for n in range(4):
-            await br.publish({"n": n}, topic="jobs", key=b"k")
+            await _publish_job(br, {"n": n})
         assert handle.mock.call_count == 4
 
     assert len(dead) == 1
@@ -70,7 +98,7 @@ async def test_transient_errors_are_not_dead_lettered_while_attempts_remain() ->
     async with TestKafkaBroker(broker) as br:
         # In memory there is no redelivery: the re-raised error surfaces to the publisher.
         with pytest.raises(TransientError):
-            await br.publish({"n": 1}, topic="jobs")
+            await _publish_job(br, {"n": 1})
         assert dead == []
 
 

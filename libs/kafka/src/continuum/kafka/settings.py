@@ -1,4 +1,5 @@
-"""How a service reaches Kafka: ``CONTINUUM_KAFKA_*`` (bootstrap servers, TLS, SASL, retries).
+"""How a service reaches Kafka: ``CONTINUUM_KAFKA_*`` (bootstrap servers, TLS, SASL, retries,
+the deployment's event key).
 
 Read from the environment when a service's settings are built, never at import time.
 """
@@ -31,6 +32,24 @@ class KafkaSettings(BaseSettings):
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    event_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The deployment's event key (16+ bytes): signs every event this service publishes "
+            "and verifies every event it reads. Required, unless event_key_file is set."
+        ),
+    )
+    event_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "A file holding the event key instead (a Docker or Kubernetes secret): its first "
+            "non-blank line signs; further lines are older keys, still accepted."
+        ),
+    )
+    event_keys_previous: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated older event keys still accepted while a key is rotated.",
+    )
     transient_retry_backoff_seconds: float = Field(
         default=0.5, gt=0, description="First wait before redelivering after a transient error."
     )

@@ -4,7 +4,8 @@ Ingest runs its own aiokafka clients rather than a FastStream subscriber because
 commits offsets per partition only once a batch is durable. Its event producer is
 idempotent with ``acks=all``, like the shared broker factory's: a batch event or a
 rejection must not be lost once its offsets are committed. Events carry the CloudEvents
-headers (``encode_event``).
+headers and are signed with the deployment's event key (``encode_event``), as every
+consumer refuses an unsigned one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from faststream.kafka.security import parse_security
 
 from continuum.contracts import Event, encode_event
 from continuum.ingest.lanes import TopicPartition
-from continuum.kafka import KafkaSettings
+from continuum.kafka import KafkaSettings, keyring_from
 from continuum.kafka.security import security_from
 
 
@@ -67,11 +68,13 @@ class ConsumerCommitter:
 
 
 class KafkaEventPublisher:
-    """Publishes events with ``acks=all`` and waits for every acknowledgement."""
+    """Publishes signed events with ``acks=all`` and waits for every acknowledgement."""
 
     def __init__(self, settings: KafkaSettings, *, source: str) -> None:
         self.settings = settings
         self.source = source
+        # Read now, not at the first publish: a missing key stops ingest at start.
+        self.keyring = keyring_from(settings)
         self.producer: Any | None = None
 
     async def start(self) -> None:
@@ -101,7 +104,7 @@ class KafkaEventPublisher:
             raise ConnectionError("the event producer is not started")
         futures = []
         for event in events:
-            record = encode_event(event, source=self.source)
+            record = encode_event(event, source=self.source, keyring=self.keyring)
             futures.append(
                 await self.producer.send(
                     record.topic, record.value, key=record.key, headers=record.header_pairs()

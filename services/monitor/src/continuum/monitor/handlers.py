@@ -1,9 +1,11 @@
 """Kafka subscribers: typed by the event each topic carries, handing it to the :class:`Monitor`.
 
-A message that is not the event its topic carries fails validation, so the broker
-factory's DLQ middleware dead-letters it with the reason and the partition moves on. The
-predictions are consumed in batches and decoded here one record at a time, so that one bad
-record is dead-lettered alone rather than with its whole batch.
+A message that is not the event its topic carries fails validation, and one the broker
+cannot verify (unsigned, or signed with another key) fails the broker's signature check,
+so the broker factory's DLQ middleware dead-letters it with the reason and the partition
+moves on. The predictions are consumed in batches and verified and decoded here one record
+at a time, so that one bad or forged record is dead-lettered alone rather than with its
+whole batch. Feedback comes from users' apps and is accepted unsigned (validated only).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from continuum.contracts import (
     ModelPromoted,
     PipelineChanged,
     PredictionLogged,
+    UnverifiedEventError,
     decode_event,
 )
 from continuum.contracts.topics import FEEDBACK, MODELS_PROMOTED, PIPELINES_CHANGED, PREDICTIONS
-from continuum.kafka import dead_letters_of
+from continuum.kafka import dead_letters_of, keyring_of, verify_record
 from continuum.monitor.monitor import Monitor
 
 PREDICTION_BATCH = 500
@@ -49,6 +52,7 @@ def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -
     # up to PREDICTION_BATCH records (one commit per record could not keep up with serving).
     # A record that does not decode is dead-lettered alone; the rest of its batch goes on.
     dead_letters = dead_letters_of(broker)
+    keyring = keyring_of(broker)
 
     @broker.subscriber(
         PREDICTIONS,
@@ -62,8 +66,9 @@ def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -
         raw = message.raw_message
         for record in raw if isinstance(raw, (tuple, list)) else (raw,):
             try:
+                verify_record(keyring, record)
                 event = decode_bytes_as(record.value, PredictionLogged)
-            except (ValidationError, WrongEventError) as error:
+            except (UnverifiedEventError, ValidationError, WrongEventError) as error:
                 await dead_letters.send([record], error)
                 continue
             await monitor.on_prediction(event)
