@@ -16,10 +16,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from continuum.cli.health_probe import HealthState, probe_health
 from continuum.cli.ports import DEFAULT_PORTS
 from continuum.cli.stack_file import ServiceEntry, StackRecord, write_record
+
+if TYPE_CHECKING:
+    from continuum.contracts import EventKeyring
 
 __all__ = ["DEFAULT_PORTS", "SERVICES", "LocalStack", "ServiceProcess", "StackError"]
 
@@ -42,17 +46,37 @@ def log_tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def registry_token(home: Path) -> str:
-    """The registry's bearer token for this home, made once and kept private (0600)."""
-    path = home / "registry-token"
+def _home_secret(path: Path) -> str:
+    """A random secret kept in ``path``, made on first use and private (0600)."""
     if path.exists():
         return path.read_text().strip()
-    home.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(token)
-    return token
+        handle.write(secret)
+    return secret
+
+
+def registry_token(home: Path) -> str:
+    """The registry's bearer token for this home, made once and kept private (0600)."""
+    return _home_secret(home / "registry-token")
+
+
+def event_key_file(home: Path) -> Path:
+    """The file holding this home's event key (made once, 0600): every service of the
+    stack signs its events with it and refuses events it did not sign."""
+    path = home / "event-key"
+    _home_secret(path)
+    return path
+
+
+EVENT_KEY_VARIABLES = (
+    "CONTINUUM_KAFKA_EVENT_KEY",
+    "CONTINUUM_KAFKA_EVENT_KEY_FILE",
+    "CONTINUUM_KAFKA_EVENT_KEYS_PREVIOUS",
+)
+"""Not inherited by the stack's services: they use the home's key, whatever the shell says."""
 
 
 def service_command(name: str) -> list[str]:
@@ -114,6 +138,14 @@ class LocalStack:
         """Bearer token for the registry's write API."""
         return registry_token(self.home)
 
+    @property
+    def event_keyring(self) -> EventKeyring:
+        """The home's event key, for whoever publishes internal events into this stack."""
+        # Imported here: `continuum --help` loads no contracts (pydantic).
+        from continuum.contracts import EventKeyring
+
+        return EventKeyring.of([event_key_file(self.home).read_text().strip()])
+
     def url(self, service: str) -> str:
         """Base URL of a service."""
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -122,8 +154,9 @@ class LocalStack:
         """The environment ``service`` runs with (what docker-compose sets too)."""
         state = self.home / "state" / service
         state.mkdir(parents=True, exist_ok=True)
+        inherited = {k: v for k, v in os.environ.items() if k not in EVENT_KEY_VARIABLES}
         return {
-            **os.environ,
+            **inherited,
             "PYTHONUNBUFFERED": "1",
             "CONTINUUM_SERVICE_NAME": service,
             "CONTINUUM_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
@@ -131,6 +164,7 @@ class LocalStack:
             "CONTINUUM_HTTP_PORT": str(self.ports[service]),
             "CONTINUUM_REGISTRY_URL": self.url("registry"),
             "CONTINUUM_REGISTRY_TOKEN": self.token,
+            "CONTINUUM_KAFKA_EVENT_KEY_FILE": str(event_key_file(self.home).resolve()),
             "CONTINUUM_DATA_ROOT": (self.home / "data").resolve().as_uri(),
             "CONTINUUM_ARTIFACT_ROOT": (self.home / "artifacts").resolve().as_uri(),
             "CONTINUUM_STATE_DIR": str(state.resolve()),
