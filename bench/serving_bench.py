@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import socket
 import subprocess
 import sys
@@ -195,7 +196,10 @@ def serve(variant: str, port: int) -> None:
             from continuum.serving.settings import ServingSettings
 
             settings = ServingSettings(
-                kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
+                # Kafka is nulled out below; the key only lets the broker be built.
+                kafka=KafkaSettings(
+                    bootstrap_servers="127.0.0.1:1", event_key=secrets.token_urlsafe(32)
+                ),
                 artifact_root=root,
                 reconcile_seconds=0,
                 inline_max_rows=1000 if variant == "serving-inline" else 0,

@@ -64,6 +64,7 @@ from continuum.contracts import parse_spec_yaml
 TEST_SECRETS = {
     "CONTINUUM_POSTGRES_PASSWORD": "compose-test-postgres",
     "CONTINUUM_REGISTRY_TOKEN": "compose-test-registry-token",
+    "CONTINUUM_KAFKA_EVENT_KEY": "compose-test-event-key-0123456789",
     "GRAFANA_ADMIN_PASSWORD": "compose-test-grafana",
 }
 """What a user's .env gives compose (test values)."""
