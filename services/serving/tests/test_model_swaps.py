@@ -28,7 +28,8 @@ async def test_promotion_swaps_while_requests_are_in_flight(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = new_store()
-    async with running(registry_with_champion(store), store) as world:
+    registry = registry_with_champion(store)
+    async with running(registry, store) as world:
         # Hold version 1's predictions (in its worker thread) across the whole swap.
         gate = threading.Event()
         held: list[int] = []
@@ -47,6 +48,7 @@ async def test_promotion_swaps_while_requests_are_in_flight(
         # A storm of requests around the promotion: none may fail.
         storm = [asyncio.create_task(world.predict([make_record(rng)])) for _ in range(60)]
         await asyncio.sleep(0)
+        registry.champions["flights"] = 2  # the gate promoted it, then announced it
         await publish_event(world.parts.broker, world.promotion(2), source="test")
         storm += [asyncio.create_task(world.predict([make_record(rng)])) for _ in range(60)]
 
@@ -79,6 +81,7 @@ async def test_older_gate_promotion_is_ignored_but_rollback_is_applied() -> None
         assert (await world.predict([make_record()])).json()["model_version"] == 2
         await publish_event(world.parts.broker, world.promotion(1), source="test")
         assert (await world.predict([make_record()])).json()["model_version"] == 2
+        registry.champions["flights"] = 1
         await publish_event(world.parts.broker, world.promotion(1, reason="rollback"), source="t")
         assert (await world.predict([make_record()])).json()["model_version"] == 1
         # The same promotion again (at-least-once delivery) changes nothing.
@@ -92,6 +95,7 @@ async def test_tampered_artifact_keeps_the_old_model_and_counts_an_error() -> No
     async with running(registry, store) as world:
         key = "flights/v2/model.skops"
         store.objects[key] = store.objects[key][:-10] + b"0123456789"  # same size, new bytes
+        registry.champions["flights"] = 2
         await publish_event(world.parts.broker, world.promotion(2), source="test")
 
         response = await world.predict([make_record()])
@@ -107,8 +111,7 @@ async def test_tampered_artifact_keeps_the_old_model_and_counts_an_error() -> No
         )
         listing = (await world.client.get("/v1/pipelines")).json()["pipelines"]
         assert listing[0]["refused_versions"] == [2]
-        # Reconciling with the registry (champion now 2) does not retry the refused artifact.
-        registry.champions["flights"] = 2
+        # Reconciling with the registry (champion 2) does not retry the refused artifact.
         await world.parts.manager.reconcile_all()
         assert (await world.predict([make_record()])).json()["model_version"] == 1
         assert (
@@ -119,6 +122,21 @@ async def test_tampered_artifact_keeps_the_old_model_and_counts_an_error() -> No
             )
             == 1
         )
+
+
+async def test_a_promotion_the_registry_does_not_confirm_moves_nothing() -> None:
+    # Forged or stale: v2 exists, but the registry's champion is still v1; v9 does not exist.
+    store = new_store()
+    registry = registry_with_champion(store, versions=2)
+    async with running(registry, store) as world:
+        await publish_event(world.parts.broker, world.promotion(2), source="test")
+        forged = world.promotion(2).model_copy(update={"version": 9})  # v2's artifacts
+        await publish_event(world.parts.broker, forged, source="test")
+        assert (await world.predict([make_record()])).json()["model_version"] == 1
+        errors = "continuum_serving_model_load_errors_total"
+        assert world.metric(errors, pipeline="flights", reason="not_champion") == 1
+        assert world.metric(errors, pipeline="flights", reason="unknown_version") == 1
+        assert world.metric("continuum_serving_model_swaps_total", pipeline="flights") == 1
 
 
 async def test_reconcile_repairs_a_missed_promotion() -> None:

@@ -145,16 +145,25 @@ class ModelManager:
                 slot.current.version if slot.current else None,
             )
             return False
-        record = await self.registry.get_model(event.pipeline, event.version)
-        if record is None:
-            self.metrics.model_load_errors.labels(event.pipeline, "unknown_version").inc()
-            logger.error("registry does not know %s v%d", event.pipeline, event.version)
+        # The event only says where to look: the registry says what the champion is and
+        # which artifacts it has (a forged or stale event moves nothing).
+        record = await self.registry.get_champion(event.pipeline)
+        if record is None or record.version != event.version:
+            known = await self.registry.get_model(event.pipeline, event.version)
+            reason = "unknown_version" if known is None else "not_champion"
+            self.metrics.model_load_errors.labels(event.pipeline, reason).inc()
+            logger.warning(
+                "ignoring promotion of %s v%d: the registry's champion is %s",
+                event.pipeline,
+                event.version,
+                f"v{record.version}" if record else "none",
+            )
             return False
         return await self._install(
             slot,
             version=event.version,
             spec_version=record.spec_version,
-            artifacts=event.artifacts,
+            artifacts=record.artifacts,
             correlation_id=event.correlation_id,
             allow_older=allow_older,
         )
