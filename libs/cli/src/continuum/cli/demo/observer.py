@@ -1,4 +1,8 @@
-"""Watches the loop's own topics so the demo can show (and check) what happened."""
+"""Watches the loop's own topics so the demo can show (and check) what happened.
+
+Given the stack's event key, the observer believes only events the services signed: a
+forged one (unsigned, or another key) is logged and left out, as the services refuse it.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,19 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from pydantic import ValidationError
 
 from continuum.contracts import (
     DataBatchReady,
     DriftDetected,
+    EventKeyring,
     ModelPromoted,
     ModelRegistered,
     ModelTrained,
     QualityMeasured,
     RecordRejected,
+    UnverifiedEventError,
     decode_event,
 )
 from continuum.contracts import topics as t
@@ -84,8 +90,15 @@ class LoopEvents:
 class LoopObserver:
     """A background consumer of the loop's topics (from the beginning)."""
 
-    def __init__(self, bootstrap_servers: str, pipeline: str | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        pipeline: str | None = None,
+        keyring: EventKeyring | None = None,
+    ) -> None:
         self.events = LoopEvents(pipeline=pipeline)
+        self.keyring = keyring
+        self.refused = 0
         self._consumer = AIOKafkaConsumer(
             *WATCHED,
             bootstrap_servers=bootstrap_servers,
@@ -106,8 +119,20 @@ class LoopObserver:
             batches = await self._consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
-                    if record.value is not None:
-                        self.events.add(record.value)
+                    self.consume(record)
+
+    def consume(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """Record one consumed message, unless it is empty or its signature fails."""
+        if record.value is None:
+            return
+        if self.keyring is not None:
+            try:
+                self.keyring.verify_kafka(record.value, record.headers or ())
+            except UnverifiedEventError as error:
+                self.refused += 1
+                logger.warning("observer: ignoring %s@%d: %s", record.topic, record.offset, error)
+                return
+        self.events.add(record.value)
 
     async def stop(self) -> None:
         """Stop consuming."""

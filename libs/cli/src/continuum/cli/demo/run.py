@@ -146,7 +146,7 @@ async def run_demo(config: DemoConfig, console: Console) -> DemoResult:
     await ensure_topics(bootstrap, extra=[spec.source_topic])
     ports = config.ports or dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
     stack = LocalStack(config.home, bootstrap, ports=ports, extra_env=dict(config.extra_env))
-    observer = LoopObserver(bootstrap, pipeline=spec.name)
+    observer = LoopObserver(bootstrap, pipeline=spec.name, keyring=stack.event_keyring)
     try:
         console.print(f"[bold]2/5[/bold] starting {', '.join(SERVICES)} as separate processes")
         await asyncio.to_thread(stack.start)
