@@ -23,7 +23,8 @@ def test_schedules_charge_one_run_per_fit_and_serve_every_batch_after_the_cold_s
 
 
 def test_after_an_abrupt_change_the_policy_retrains_and_beats_training_once() -> None:
-    replay = Replay(synthetic("abrupt", batches=16, batch_rows=800))
+    window = {"window_rows": 4_000, "min_rows": 1_000}
+    replay = Replay(synthetic("abrupt", batches=16, batch_rows=800, training=window))
     once = scheduled(replay, "train-once", None)
     policy = cost_aware(replay, retrain_cost=0.1)
     assert policy.runs >= 2

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from bench.quality.replay import Replay, auc, auc_std_error
-from continuum.modelkit.retrain_policy import CostAwarePolicy, PolicyState, WindowQuality
+from continuum.modelkit.policy_state import PolicyState, WindowQuality
+from continuum.modelkit.retrain_policy import CostAwarePolicy
 
 
 @dataclass

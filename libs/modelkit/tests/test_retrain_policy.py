@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from continuum.modelkit.retrain_policy import CostAwarePolicy, PolicyState, WindowQuality
+from continuum.modelkit.policy_state import PolicyState, WindowQuality
+from continuum.modelkit.retrain_policy import CostAwarePolicy
 
 
 def _policy(**options: float) -> CostAwarePolicy:
@@ -74,23 +75,60 @@ def test_hard_windows_that_swing_widely_are_not_loss() -> None:
     assert sum(d.retrain for d in decisions) <= 1
 
 
-def test_a_rejected_run_lowers_the_reference_and_starts_a_new_account() -> None:
-    policy = _policy()
-    state, _ = _feed(policy, _deployed(policy), [0.74] * 3)
-    assert state.accumulated_loss > 0
-    state = policy.on_trained(
+def _rejected(policy: CostAwarePolicy, state: PolicyState, champion: float) -> PolicyState:
+    return policy.on_trained(
         state,
-        candidate_score=0.739,
+        candidate_score=champion - 0.002,
         candidate_std_error=0.0,
-        champion_score=0.741,
+        champion_score=champion,
         promoted=False,
         version=1,
         rows_train=8000,
     )
+
+
+def test_a_rejected_run_whose_champion_holds_up_sets_the_bar_there() -> None:
+    # The champion reaches the reference on the newest data: the windows were just hard.
+    policy = _policy()
+    state = policy.on_trained(
+        PolicyState(),
+        candidate_score=0.80,
+        candidate_std_error=0.02,
+        champion_score=None,
+        promoted=True,
+        version=1,
+        rows_train=8000,
+    )  # reference 0.80 - 0.75 * 0.02 = 0.785
+    state, _ = _feed(policy, state, [0.76] * 3)
+    state = _rejected(policy, state, champion=0.79)
     assert state.accumulated_loss == 0 and state.windows == 0
-    assert state.reference == pytest.approx(0.741)
-    _, decisions = _feed(policy, state, [0.74] * 20)
+    assert state.reference == pytest.approx(0.79)
+    assert not state.held
+    _, decisions = _feed(policy, state, [0.79] * 20)
     assert not any(d.retrain for d in decisions)
+
+
+def test_a_rejected_run_on_a_changed_stream_is_retried_once_the_window_turned_over() -> None:
+    # Champion and candidate both fall short of the reference: the concept changed and
+    # the candidate's window was still mostly old data. Hold the bar; retry later.
+    policy = CostAwarePolicy(higher_is_better=True, retrain_cost=0.1, window_rows=8000)
+    state, _ = _feed(policy, _deployed(policy), [0.60] * 2)
+    state = _rejected(policy, state, champion=0.61)
+    assert state.reference == pytest.approx(0.80) and state.held
+    rows, decisions = 10_000, []
+    for _ in range(6):
+        rows += 2000
+        state, decision = policy.on_window(state, _window(0.60), available_rows=rows)
+        decisions.append(decision)
+    first = next(i for i, d in enumerate(decisions) if d.retrain)
+    # Half the 8000-row window (4000 rows, two windows) must arrive after the run.
+    assert first == 1, [d.reason for d in decisions]
+    assert "waiting for" in decisions[0].reason
+    # Rejected again: the stream got harder, not different. Now the bar drops.
+    state = _rejected(policy, state, champion=0.61)
+    assert state.reference == pytest.approx(0.61) and not state.held
+    _, after = _feed(policy, state, [0.60] * 20)
+    assert not any(d.retrain for d in after)
 
 
 def test_runs_that_measured_a_gain_teach_a_staleness_rate() -> None:

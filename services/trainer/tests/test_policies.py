@@ -25,7 +25,7 @@ from continuum.contracts import (
 )
 from continuum.kafka import publish_event
 from continuum.modelkit.metric_noise import auc_std_error, holdout_std_error
-from continuum.modelkit.retrain_policy import PolicyState
+from continuum.modelkit.policy_state import PolicyState
 from continuum.trainer import quality_policy
 from continuum.trainer.records import run_id_for
 from continuum.trainer.state import TrainerState

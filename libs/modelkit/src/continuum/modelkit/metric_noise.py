@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["auc_std_error", "holdout_std_error"]
+__all__ = ["auc_std_error", "holdout_std_error", "window_spread"]
 
 
 def auc_std_error(auc: float, n_pos: int, n_neg: int) -> float:
@@ -43,3 +43,18 @@ def holdout_std_error(metric: str, value: float | None, rows: int) -> float:
         p = min(max(value, 0.0), 1.0)
         return math.sqrt(p * (1 - p) / rows)
     return 0.0
+
+
+def window_spread(values: tuple[float, ...]) -> float:
+    """How much the metric moves between windows by itself (scaled MAD; 0 below 4 windows).
+
+    Windows differ in difficulty (a stormy week, a holiday), not only by sampling noise:
+    the median absolute deviation of recent windows measures that, and a single sharp
+    drop barely moves it.
+    """
+    if len(values) < 4:
+        return 0.0
+    ordered = sorted(values)
+    median = ordered[len(ordered) // 2]
+    deviations = sorted(abs(v - median) for v in values)
+    return 1.4826 * deviations[len(deviations) // 2]

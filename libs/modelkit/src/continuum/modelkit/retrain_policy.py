@@ -24,9 +24,14 @@ of which may buy a run:
 
 Each is a ski-rental rule: pay for the run once what renting (serving a stale model) has
 cost reaches the price of buying. A run the gate rejects teaches the policy that the loss
-was not recoverable: the reference drops to the champion's score on the newest data and
-the measured gain is zero. Growth of the data is a gain too: a champion trained on less
-than half the training window is retrained once the window can be filled.
+was not recoverable, with the data the window holds: if the champion still reaches the
+reference on the newest data, the reference drops to that score and the measured gain is
+zero. If the champion fell below the reference too, the world changed and the window is
+still mostly old data: the reference stays, and the next run waits until ``hold_fraction``
+of the window has turned over (so a concept change is retried, not accepted as the new
+normal); rejected again, the stream got harder, and the reference drops after all.
+Growth of the data is a gain too: a champion trained on less than half the training
+window is retrained once the window can be filled.
 
 ``bench/quality`` measures the rule against train-once and periodic retraining on real and
 synthetic streams; the defaults here are the ones it supports.
@@ -35,71 +40,11 @@ synthetic streams; the defaults here are the ones it supports.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from continuum.modelkit.metric_noise import window_spread
+from continuum.modelkit.policy_state import Decision, PolicyState, WindowQuality
 
-__all__ = ["CostAwarePolicy", "Decision", "PolicyState", "WindowQuality"]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class WindowQuality(_Frozen):
-    """The champion's live quality on one window of labelled predictions."""
-
-    model_version: int
-    value: float = Field(description="The promotion metric on the window.")
-    std_error: float = Field(ge=0, description="Standard error of ``value``.")
-    rows: int = Field(ge=0)
-    drift_share: float | None = Field(default=None, ge=0, le=1)
-    drifted: bool = False
-
-
-class PolicyState(_Frozen):
-    """What the policy remembers about a pipeline's champion (persisted by the trainer)."""
-
-    champion_version: int | None = None
-    champion_rows: int = 0
-    reference: float | None = Field(
-        default=None, description="The level a fresh model is known to reach (lower bound)."
-    )
-    accumulated_loss: float = 0.0
-    windows: int = 0
-    recent: tuple[float, ...] = Field(
-        default=(), description="The metric on the latest windows (any champion), newest last."
-    )
-    gain_sum: float = Field(default=0.0, description="Discounted sum of gains runs measured.")
-    age_sum: float = Field(default=0.0, description="Discounted sum of the champions' ages.")
-
-    def following(self, version: int) -> PolicyState:
-        """This state for a champion the gate did not choose (a manual promotion, a
-        rollback): nothing is known of it, so its account starts over and its first window
-        is its reference; what the runs taught (staleness, recent windows) is kept."""
-        return self.model_copy(
-            update={
-                "champion_version": version,
-                "champion_rows": 0,
-                "reference": None,
-                "accumulated_loss": 0.0,
-                "windows": 0,
-            }
-        )
-
-
-Rule = Literal["ignored", "wait", "growth", "staleness", "loss"]
-"""Which rule decided: ``growth``, ``staleness`` and ``loss`` retrain; the others do not."""
-
-
-class Decision(_Frozen):
-    """Whether to retrain now, which rule said so, and why (for logs and the run's trigger)."""
-
-    retrain: bool
-    rule: Rule
-    reason: str
-    accumulated_loss: float
-    excess_loss: float
+__all__ = ["CostAwarePolicy"]
 
 
 class CostAwarePolicy:
@@ -114,6 +59,8 @@ class CostAwarePolicy:
         noise_z: float = 0.75,
         spread_windows: int = 10,
         forget: float = 0.5,
+        hold_fraction: float = 0.5,
+        change_z: float = 2.0,
         use_spread: bool = True,
         use_staleness: bool = True,
     ) -> None:
@@ -123,6 +70,8 @@ class CostAwarePolicy:
         self.noise_z = noise_z
         self.spread_windows = spread_windows
         self.forget = forget
+        self.hold_fraction = hold_fraction
+        self.change_z = change_z
         self.use_spread = use_spread
         self.use_staleness = use_staleness
 
@@ -168,9 +117,23 @@ class CostAwarePolicy:
                 gain_sum=gain_sum,
                 age_sum=age_sum,
             )
-        reference = state.reference
+        reference, hold = state.reference, 0
         if champion_score is not None and math.isfinite(champion_score):
-            reference = champion_score - self.sign * self.noise_z * candidate_std_error
+            held_to = champion_score - self.sign * self.noise_z * candidate_std_error
+            # Changed: the champion fell below the bar by more than scores move by chance
+            # (its holdout error, the spread between windows), not just into a hard week.
+            noise = max(candidate_std_error, window_spread(state.recent))
+            changed = (
+                reference is not None
+                and self.sign * (reference - champion_score) > self.change_z * noise
+            )
+            if changed and not state.held:
+                # Both models fall short of what fresh models reached: the data changed
+                # and the window still holds the old. Retry once it has turned over; a
+                # second rejection means the stream got harder: then lower the bar.
+                hold = max(1, int(self.hold_fraction * (self.window_rows or 0)))
+            else:
+                reference = held_to
         return state.model_copy(
             update={
                 "reference": reference,
@@ -178,6 +141,9 @@ class CostAwarePolicy:
                 "windows": 0,
                 "gain_sum": gain_sum,
                 "age_sum": age_sum,
+                "hold_rows": hold,
+                "hold_until_rows": 0,
+                "held": hold > 0,
             }
         )
 
@@ -206,17 +172,22 @@ class CostAwarePolicy:
         assert state.reference is not None
         recent = (*state.recent, window.value)[-self.spread_windows :]
         shortfall = self.sign * (state.reference - window.value)
-        spread = _spread(state.recent) if self.use_spread else 0.0
+        spread = window_spread(state.recent) if self.use_spread else 0.0
         allowance = self.noise_z * max(window.std_error, spread)
         if window.drifted:
             allowance /= 2
         excess = shortfall - allowance
         accumulated = max(0.0, state.accumulated_loss + excess)
+        hold_until = state.hold_until_rows
+        if state.hold_rows:  # the first window after a rejected run starts the hold
+            hold_until = max(0, available_rows - window.rows) + state.hold_rows
         state = state.model_copy(
             update={
                 "accumulated_loss": accumulated,
                 "windows": state.windows + 1,
                 "recent": recent,
+                "hold_rows": 0,
+                "hold_until_rows": hold_until,
             }
         )
         decision = self._decide(state, excess, available_rows)
@@ -236,6 +207,18 @@ class CostAwarePolicy:
                 reason=(
                     f"growth: the champion trained on {state.champion_rows} rows; "
                     f"a full window of {self.window_rows} is available"
+                ),
+                accumulated_loss=state.accumulated_loss,
+                excess_loss=excess,
+            )
+        if available_rows < state.hold_until_rows:
+            return Decision(
+                retrain=False,
+                rule="wait",
+                reason=(
+                    f"a run was just rejected on a changed stream: waiting for "
+                    f"{state.hold_until_rows - available_rows} more rows "
+                    f"(accumulated loss {state.accumulated_loss:.4f})"
                 ),
                 accumulated_loss=state.accumulated_loss,
                 excess_loss=excess,
@@ -274,18 +257,3 @@ class CostAwarePolicy:
             accumulated_loss=state.accumulated_loss,
             excess_loss=excess,
         )
-
-
-def _spread(values: tuple[float, ...]) -> float:
-    """How much the metric moves between windows by itself (scaled MAD; 0 below 4 windows).
-
-    Windows differ in difficulty (a stormy week, a holiday), not only by sampling noise:
-    the median absolute deviation of recent windows measures that, and a single sharp
-    drop barely moves it.
-    """
-    if len(values) < 4:
-        return 0.0
-    ordered = sorted(values)
-    median = ordered[len(ordered) // 2]
-    deviations = sorted(abs(v - median) for v in values)
-    return 1.4826 * deviations[len(deviations) // 2]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from continuum.contracts import ModelTrained, utc_now
-from continuum.modelkit.retrain_policy import PolicyState
+from continuum.modelkit.policy_state import PolicyState
 from continuum.trainer.jobs import TriggerRef
 
 _SCHEMA = """

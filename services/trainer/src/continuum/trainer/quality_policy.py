@@ -37,12 +37,8 @@ from continuum.contracts import (
     QualityMeasured,
 )
 from continuum.modelkit.metric_noise import auc_std_error, holdout_std_error
-from continuum.modelkit.retrain_policy import (
-    CostAwarePolicy,
-    Decision,
-    PolicyState,
-    WindowQuality,
-)
+from continuum.modelkit.policy_state import Decision, PolicyState, WindowQuality
+from continuum.modelkit.retrain_policy import CostAwarePolicy
 from continuum.trainer.jobs import TriggerRef
 from continuum.trainer.metrics import TrainerMetrics
 from continuum.trainer.state import TrainerState
