@@ -5,7 +5,8 @@ cannot verify (unsigned, or signed with another key) fails the broker's signatur
 so the broker factory's DLQ middleware dead-letters it with the reason and the partition
 moves on. The predictions are consumed in batches and verified and decoded here one record
 at a time, so that one bad or forged record is dead-lettered alone rather than with its
-whole batch. Feedback comes from users' apps and is accepted unsigned (validated only).
+whole batch; so are the labels (Feedback, one per prediction), which come from users'
+apps and are accepted unsigned (validated only).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from continuum.kafka import dead_letters_of, keyring_of, verify_record
 from continuum.monitor.monitor import Monitor
 
 PREDICTION_BATCH = 500
+FEEDBACK_BATCH = 500
 
 E = TypeVar("E", bound=Event)
 
@@ -77,9 +79,25 @@ def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -
     async def on_promotion(event: ModelPromoted) -> None:
         await monitor.on_promotion(event)
 
-    @broker.subscriber(FEEDBACK, group_id=group_id, auto_offset_reset="earliest")
-    async def on_feedback(event: Feedback) -> None:
-        await monitor.on_feedback(event)
+    # Labels arrive at the rate predictions do (one per prediction): batched the same way.
+    @broker.subscriber(
+        FEEDBACK,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        batch=True,
+        max_records=FEEDBACK_BATCH,
+        batch_timeout_ms=200,
+    )
+    async def on_feedback(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        for record in raw if isinstance(raw, (tuple, list)) else (raw,):
+            try:
+                verify_record(keyring, record)  # Feedback needs none today; kept uniform
+                event = decode_bytes_as(record.value, Feedback)
+            except (UnverifiedEventError, ValidationError, WrongEventError) as error:
+                await dead_letters.send([record], error)
+                continue
+            await monitor.on_feedback(event)
 
     @broker.subscriber(PIPELINES_CHANGED, group_id=group_id, auto_offset_reset="earliest")
     async def on_pipeline_changed(event: PipelineChanged) -> None:
