@@ -1,5 +1,5 @@
 """What every Continuum service runs on: settings base, ``serve``, ``/health``, retries,
-the request body cap."""
+the request body cap, the limit on repeated log lines."""
 
 from continuum.runtime.body_limit import BodySizeLimit, describe_size
 from continuum.runtime.health import (
@@ -9,6 +9,7 @@ from continuum.runtime.health import (
     observability_routes,
     with_broker_check,
 )
+from continuum.runtime.log_limit import RepeatLimit, limit_repeats
 from continuum.runtime.retry import (
     TRANSIENT_ERRORS,
     Backoff,
@@ -26,12 +27,14 @@ __all__ = [
     "HealthCheck",
     "HealthEndpoint",
     "RegistryCallerSettings",
+    "RepeatLimit",
     "ServiceSettings",
     "TransientError",
     "any_error",
     "broker_connected",
     "describe_size",
     "is_transient",
+    "limit_repeats",
     "observability_routes",
     "retrying",
     "with_broker_check",

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from continuum.runtime.log_limit import limit_repeats
 from continuum.runtime.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -20,9 +21,12 @@ def serve(settings_type: Callable[[], S], create_app: Callable[[S], Any]) -> Non
     """Read settings from the environment, build the app and serve it until stopped.
 
     Logs go to stderr, one line per event; the access log is off (it costs ~20% of
-    single-row serving throughput, and /metrics counts requests anyway).
+    single-row serving throughput, and /metrics counts requests anyway). A warning or
+    error that repeats is written once per 10 s with its count (:mod:`.log_limit`): a
+    broker outage would otherwise write hundreds of identical lines a second.
     """
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format=LOG_FORMAT)
+    limit_repeats()
     # aiokafka narrates every rebalance at INFO; its warnings are what an operator needs.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     settings = settings_type()
