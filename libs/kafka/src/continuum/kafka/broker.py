@@ -1,8 +1,9 @@
 """The one way a Continuum service builds its FastStream Kafka broker.
 
-Every broker gets: the security from settings, Prometheus metrics, the dead-letter
-middleware, the event signature check (a message it cannot verify is dead-lettered with
-the reason; what :func:`publish_event` sends is signed), and ``NACK_ON_ERROR`` so an
+Every broker gets: the security from settings, Prometheus metrics (with the broker's
+connectivity, :mod:`continuum.kafka.connectivity`), the dead-letter middleware, the
+event signature check (a message it cannot verify is dead-lettered with the reason;
+what :func:`publish_event` sends is signed), and ``NACK_ON_ERROR`` so an
 offset is committed only after its handler succeeded (or its message was dead-lettered);
 a transient failure is redelivered.
 """
@@ -21,6 +22,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 
 from continuum.contracts import Event, encode_event
+from continuum.kafka.connectivity import watch_connectivity
 from continuum.kafka.dead_letter import DeadLetterQueue
 from continuum.kafka.security import security_from
 from continuum.kafka.settings import KafkaSettings
@@ -74,6 +76,7 @@ def build_broker(
     )
     dead_letters.attach(broker)
     _DEAD_LETTERS[broker] = dead_letters
+    watch_connectivity(registry, service=service, broker=broker)
     remember_keyring(broker, keyring)
     return broker
 
