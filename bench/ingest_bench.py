@@ -1,0 +1,247 @@
+"""Ingest throughput beside a raw Kafka consumer, on the same broker and the same records.
+
+    uv run python -m bench.ingest_bench [--valid 200000] [--invalid 1000]
+
+One command starts what it needs: a real Kafka (``continuum.localkafka``, free ports, a
+temporary data dir), the flights source topic (3 partitions, the local broker's default),
+and produces flights-like records to it: ``--valid`` records the flights spec accepts and
+``--invalid`` it refuses (out of range, unknown category, not JSON, a string for a
+number, no event time), spread over the partitions. Valid records per partition are a
+multiple of the spec's ``flush_rows`` and every invalid record comes before a partition's
+last valid one, so the last batch is written because it is full, not by the flush timer.
+
+Then, one after the other, each pinned to CPU 0 with Kafka on CPU 1 (where the machine
+has two CPUs):
+
+* kcat (if installed) reading every record to the end of each partition (wall time of
+  the process, start-up included);
+* a raw aiokafka consumer (assigned partitions, large fetches, no decoding): its first
+  fetch to the last record;
+* Continuum's ingest (:mod:`bench.ingest_runner`, a process running the real service):
+  first record handed to the engine to the commit that covers every offset, i.e. every
+  valid row in a durable, announced Parquet batch and every invalid one dead-lettered.
+
+Prints the table and checks the store holds each valid record exactly once. Asserts
+nothing about time. Other processes on the machine (tests, other benches) add noise:
+run it twice and compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC_PATH = ROOT / "examples" / "pipelines" / "flights.yaml"
+TOPIC = "flights.events"
+PARTITIONS = 3
+FLUSH_ROWS = 2000  # examples/pipelines/flights.yaml's ingest.flush_rows
+WORK_CPU, KAFKA_CPU = 0, 1
+CARRIERS = ("UA", "AA", "B6", "DL", "EV", "MQ", "US", "WN", "VX", "FL", "AS", "9E")
+START = datetime(2013, 1, 1, 5, tzinfo=UTC)
+
+
+def valid_record(rng: random.Random, i: int) -> dict[str, Any]:
+    """One flights record the spec accepts (weather fields sometimes missing, as in the data)."""
+    when = START + timedelta(hours=i // 40)
+    record: dict[str, Any] = {
+        "flight_id": f"{rng.choice(CARRIERS)}{rng.randrange(1, 5000)}-{i}",
+        "time_hour": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "dep_hour": when.hour,
+        "day_of_week": when.weekday(),
+        "distance": float(rng.randrange(80, 4983)),
+        "temp": round(rng.uniform(10, 100), 2),
+        "dewp": round(rng.uniform(-10, 80), 2),
+        "humid": round(rng.uniform(10, 100), 2),
+        "wind_speed": round(rng.uniform(0, 40), 3),
+        "precip": 0.0 if rng.random() < 0.9 else round(rng.uniform(0, 1), 2),
+        "visib": 10.0,
+        "carrier": rng.choice(CARRIERS),
+        "origin": rng.choice(("EWR", "JFK", "LGA")),
+        "delayed": int(rng.random() < 0.2),
+    }
+    if rng.random() < 0.02:
+        record["temp"] = record["dewp"] = record["humid"] = None
+    return record
+
+
+def invalid_value(rng: random.Random, i: int) -> bytes:
+    """A record the spec refuses, one of a few kinds."""
+    record = valid_record(rng, i)
+    kind = i % 5
+    if kind == 0:
+        record["humid"] = 140.0
+    elif kind == 1:
+        record["origin"] = "BOS"
+    elif kind == 2:
+        return b'{"flight_id": "UA1", "distance": 1089'
+    elif kind == 3:
+        record["distance"] = "1089"
+    else:
+        del record["time_hour"]
+    return json.dumps(record).encode()
+
+
+def plan(valid: int, invalid: int, seed: int = 7) -> dict[int, list[bytes]]:
+    """The values of each partition, in order."""
+    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+    batches = valid // FLUSH_ROWS
+    values: dict[int, list[bytes]] = {}
+    index = 0
+    for p in range(PARTITIONS):
+        count = (batches // PARTITIONS + (p < batches % PARTITIONS)) * FLUSH_ROWS
+        bad = invalid // PARTITIONS + (p < invalid % PARTITIONS)
+        rows = [json.dumps(valid_record(rng, index + k)).encode() for k in range(count)]
+        for k in range(bad):  # spread, but always before the last valid record
+            at = rng.randrange(0, max(len(rows) - 1, 1))
+            rows.insert(at, invalid_value(rng, index + k))
+        index += count
+        values[p] = rows
+    return values
+
+
+async def produce(bootstrap: str, values: dict[int, list[bytes]]) -> None:
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20)
+    await producer.start()
+    try:
+        for p, rows in values.items():
+            futures = [await producer.send(TOPIC, value, partition=p) for value in rows]
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def raw_consumer(bootstrap: str, total: int) -> float:
+    """Seconds a plain aiokafka consumer takes from its first fetch to the last record."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=16 << 20,
+        fetch_max_bytes=64 << 20,
+    )
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(TOPIC, p) for p in range(PARTITIONS)])
+        await consumer.seek_to_beginning()
+        seen, first = 0, time.monotonic()
+        while seen < total:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=50_000)
+            seen += sum(len(records) for records in batch.values())
+        return time.monotonic() - first
+    finally:
+        await consumer.stop()
+
+
+def pin_prefix(pin: bool) -> list[str]:
+    return ["taskset", "-c", str(WORK_CPU)] if pin else []
+
+
+def run_kcat(bootstrap: str, total: int, pin: bool) -> float | None:
+    if shutil.which("kcat") is None:
+        return None
+    argv = [*pin_prefix(pin), "kcat", "-C", "-b", bootstrap, "-t", TOPIC]
+    argv += ["-o", "beginning", "-e", "-q", "-f", "%o\n"]
+    started = time.monotonic()
+    out = subprocess.run(argv, check=True, capture_output=True).stdout
+    seconds = time.monotonic() - started
+    assert out.count(b"\n") == total, "kcat did not read every record"
+    return seconds
+
+
+def run_raw(bootstrap: str, total: int, pin: bool) -> float:
+    code = (
+        "import asyncio, sys, uvloop; from bench.ingest_bench import raw_consumer; "
+        f"print(uvloop.run(raw_consumer({bootstrap!r}, {total})))"
+    )
+    out = subprocess.run(
+        [*pin_prefix(pin), sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT
+    )
+    return float(out.stdout.decode().strip().splitlines()[-1])
+
+
+def run_ingest(bootstrap: str, ends: dict[int, int], data: Path, pin: bool) -> dict[str, Any]:
+    argv = [*pin_prefix(pin), sys.executable, "-m", "bench.ingest_runner"]
+    argv += ["--bootstrap", bootstrap, "--data-root", data.as_uri(), "--spec", str(SPEC_PATH)]
+    argv += ["--topic", TOPIC, "--expect", json.dumps(ends)]
+    env = {**os.environ, "CONTINUUM_KAFKA_EVENT_KEY": "bench-" + os.urandom(16).hex()}
+    out = subprocess.run(argv, check=True, capture_output=True, cwd=ROOT, env=env)
+    result: dict[str, Any] = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    return result
+
+
+def check_store(result: dict[str, Any], valid_per_partition: dict[int, int]) -> str:
+    expected = {str(p): n for p, n in valid_per_partition.items()}
+    if result["rows"] == expected and result["distinct"] == expected:
+        return "every valid record stored exactly once"
+    return f"MISMATCH: rows {result['rows']}, distinct {result['distinct']}, wanted {expected}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--valid", type=int, default=200_000, help="rounded down to 2,000s")
+    parser.add_argument("--invalid", type=int, default=1_000)
+    args = parser.parse_args()
+    from continuum.localkafka import LocalKafka
+
+    values = plan(args.valid, args.invalid)
+    total = sum(len(v) for v in values.values())
+    ends = {p: len(v) for p, v in values.items()}
+    valid = {p: len(v) - (args.invalid // PARTITIONS + (p < args.invalid % PARTITIONS))
+             for p, v in values.items()}  # fmt: skip
+    pin = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
+    with tempfile.TemporaryDirectory() as tmp:
+        kafka = LocalKafka(Path(tmp) / "kafka").start(port=0)
+        try:
+            if pin:
+                subprocess.run(
+                    ["taskset", "-a", "-p", "-c", str(KAFKA_CPU), str(kafka.pid)],
+                    check=False, capture_output=True,
+                )  # fmt: skip
+            bootstrap = kafka.bootstrap_servers
+            import uvloop
+
+            uvloop.run(produce(bootstrap, values))
+            kcat = run_kcat(bootstrap, total, pin)
+            raw = run_raw(bootstrap, total, pin)
+            ingest = run_ingest(bootstrap, ends, Path(tmp) / "data", pin)
+        finally:
+            kafka.stop()
+    rate = total / ingest["seconds"]
+    print(f"\n{sum(valid.values()):,} valid + {args.invalid:,} invalid records, "
+          f"{PARTITIONS} partitions, pinned: {pin}")  # fmt: skip
+    print(f"ingest: {ingest['batches']} batches; {check_store(ingest, valid)}\n")
+    print("| | records/s | seconds | ingest as a share |")
+    print("|---|---|---|---|")
+    print(f"| Continuum ingest (validated, Parquet durable, committed) | {rate:,.0f} | "
+          f"{ingest['seconds']:.2f} | - |")  # fmt: skip
+    share = raw / ingest["seconds"]
+    print(f"| raw aiokafka consumer | {total / raw:,.0f} | {raw:.2f} | {share:.0%} |")
+    if kcat is not None:
+        print(f"| kcat (process wall time) | {total / kcat:,.0f} | {kcat:.2f} | "
+              f"{kcat / ingest['seconds']:.0%} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

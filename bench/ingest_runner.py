@@ -1,0 +1,137 @@
+"""Ingest as it runs in production, in its own process, timed for the ingest benchmark.
+
+    python -m bench.ingest_runner --bootstrap HOST:PORT --data-root file:///... --spec PATH
+        --topic T --expect-offsets '{"0": 68500, ...}'
+
+Builds the service with ``continuum.ingest.bootstrap.build`` (the real consumer loop,
+engine, Parquet writer, signed event producer and offset committer) and a
+:class:`~continuum.registry_client.testing.FakeRegistry` serving the spec (ingest only
+reads specs from the registry). The only additions are two observers: the monotonic time
+the engine is first handed records, and the time a commit reaches the end offsets the
+bench produced (every record durable, announced and committed). It then stops the service
+and prints one JSON line: those times and what the store holds (rows and distinct offsets
+per partition, so the bench can check nothing was lost or duplicated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import logging
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import uvloop
+
+from continuum.contracts import PipelineSpec, parse_spec_yaml
+from continuum.ingest.bootstrap import build
+from continuum.ingest.lanes import TopicPartition
+from continuum.ingest.settings import IngestSettings
+from continuum.kafka import KafkaSettings
+from continuum.registry_client.testing import FakeRegistry
+from continuum.storage import open_store
+
+
+class Observed:
+    """When ingest first saw records and when its commits covered everything."""
+
+    def __init__(self, expect: Mapping[TopicPartition, int]) -> None:
+        self.expect = dict(expect)
+        self.first: float | None = None
+        self.done = asyncio.Event()
+        self.done_at: float | None = None
+        self.committed: dict[TopicPartition, int] = {}
+
+
+def observe(parts: Any, observed: Observed) -> None:
+    """Wrap the engine's ``handle`` and the committer's ``commit`` to take the two times."""
+    engine = parts.service.engine
+    handle, commit = engine.handle, engine.committer.commit
+
+    async def timed_handle(messages: Any, *args: Any, **kwargs: Any) -> Any:
+        if observed.first is None and messages:
+            observed.first = time.monotonic()
+        return await handle(messages, *args, **kwargs)
+
+    async def timed_commit(offsets: Mapping[TopicPartition, int]) -> None:
+        await commit(offsets)
+        observed.committed.update(offsets)
+        if all(observed.committed.get(tp, -1) >= end for tp, end in observed.expect.items()):
+            observed.done_at = time.monotonic()
+            observed.done.set()
+
+    engine.handle = timed_handle
+    engine.committer.commit = timed_commit
+
+
+def stored_rows(data_root: str, pipeline: str) -> dict[str, Any]:
+    """Rows, distinct source offsets and batches in the store, per partition."""
+    store = open_store(data_root)
+    rows: dict[int, int] = {}
+    offsets: dict[int, set[int]] = {}
+    keys = [k for k in store.list(f"batches/{pipeline}/") if k.endswith(".parquet")]
+    for key in keys:
+        table = pq.read_table(io.BytesIO(store.get(store.uri_for(key))))
+        for part, off in zip(
+            table.column("_source_partition").to_pylist(),
+            table.column("_source_offset").to_pylist(),
+            strict=True,
+        ):
+            rows[part] = rows.get(part, 0) + 1
+            offsets.setdefault(part, set()).add(off)
+    return {
+        "batches": len(keys),
+        "rows": {str(p): n for p, n in sorted(rows.items())},
+        "distinct": {str(p): len(s) for p, s in sorted(offsets.items())},
+    }
+
+
+async def run(args: argparse.Namespace, spec: PipelineSpec) -> dict[str, Any]:
+    registry = FakeRegistry()
+    registry.apply(spec)
+    settings = IngestSettings(
+        kafka=KafkaSettings(bootstrap_servers=args.bootstrap),
+        data_root=args.data_root,
+        group_id=args.group,
+    )
+    parts = build(settings, registry=registry.client())
+    expect = {TopicPartition(args.topic, int(p)): n for p, n in json.loads(args.expect).items()}
+    observed = Observed(expect)
+    observe(parts, observed)
+    started = time.monotonic()
+    await parts.service.start()
+    try:
+        await asyncio.wait_for(observed.done.wait(), timeout=args.timeout)
+    finally:
+        await parts.service.stop()
+    assert observed.first is not None and observed.done_at is not None
+    return {
+        "seconds": observed.done_at - observed.first,
+        "startup_seconds": observed.first - started,
+        **stored_rows(args.data_root, spec.name),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--data-root", required=True)
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--group", default="continuum-ingest-bench")
+    parser.add_argument("--expect", required=True, help="JSON: partition -> end offset")
+    parser.add_argument("--timeout", type=float, default=600.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    result = uvloop.run(run(args, parse_spec_yaml(Path(args.spec).read_text())))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
