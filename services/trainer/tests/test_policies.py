@@ -172,6 +172,37 @@ async def test_model_registered_updates_the_policy_state(tmp_path: Path) -> None
     assert rejected.reference > third.champion_metrics["roc_auc"] - 0.1
 
 
+async def test_a_quality_run_waits_until_its_windows_labels_are_stored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The monitor joined the window's labels, but ingest has not stored those rows yet:
+    # a run now would train on the last run's data (and be skipped as a duplicate).
+    caplog.set_level(logging.INFO, logger="continuum.trainer")
+    h = Harness(tmp_path, make_spec(policy="cost_aware", label_wait_seconds=3600))
+    t = h.build()
+    async with TestKafkaBroker(t.broker), TestApp(t.app):
+        await _first_model(h, t)
+        reference = _policy(t).reference
+        assert reference is not None
+        window_end = START + timedelta(minutes=10 * (h.offset + 100))
+        drop = _quality(1, reference - 0.3, 0.01).model_copy(update={"window_end": window_end})
+        await publish_event(t.broker, drop, source=SRC)
+        await t.service.tick()
+        await t.service.runner.idle()
+        assert len(h.trained) == 1
+        waiting = t.service.state.policy.pending(PIPELINE)
+        assert waiting is not None and waiting.trigger.kind == "quality"
+
+        await publish_event(t.broker, h.batch(200), source=SRC)  # labels reach window_end
+        await t.service.runner.idle()
+        assert t.service.state.policy.pending(PIPELINE) is None
+
+    assert [e.trigger for e in h.trained] == ["manual", "quality"]
+    assert h.trained[1].correlation_id == drop.correlation_id
+    assert h.trained[1].rows_train > h.trained[0].rows_train  # trained on the new rows
+    assert "quality on flights: labels covering its window" in caplog.text
+
+
 async def test_cost_aware_drift_alone_starts_no_run(tmp_path: Path) -> None:
     h = Harness(tmp_path, make_spec(policy="cost_aware"))
     t = h.build()
@@ -180,7 +211,7 @@ async def test_cost_aware_drift_alone_starts_no_run(tmp_path: Path) -> None:
         await publish_event(t.broker, h.batch(300), source=SRC)
         await publish_event(t.broker, _drift(START), source=SRC)
         await t.service.runner.idle()
-        assert t.service.state.policy.pending_drift(PIPELINE) is None
+        assert t.service.state.policy.pending(PIPELINE) is None
     assert len(h.trained) == 1
 
 
@@ -199,11 +230,11 @@ async def test_rules_drift_waits_for_the_labels_of_its_window(
         await t.service.tick()
         await t.service.runner.idle()
         assert len(h.trained) == 1
-        assert t.service.state.policy.pending_drift(PIPELINE) is not None
+        assert t.service.state.policy.pending(PIPELINE) is not None
 
         await publish_event(t.broker, h.batch(200), source=SRC)  # labels reach window_end
         await t.service.runner.idle()
-        assert t.service.state.policy.pending_drift(PIPELINE) is None
+        assert t.service.state.policy.pending(PIPELINE) is None
 
     assert [e.trigger for e in h.trained] == ["manual", "drift"]
     assert h.trained[1].correlation_id == drift.correlation_id
@@ -276,7 +307,7 @@ async def test_policy_state_and_a_pending_drift_survive_a_restart(tmp_path: Path
     second = h.build()
     async with TestKafkaBroker(second.broker), TestApp(second.app):
         assert _policy(second) == state
-        assert second.service.state.policy.pending_drift(PIPELINE) is not None
+        assert second.service.state.policy.pending(PIPELINE) is not None
         await publish_event(second.broker, h.batch(200), source=SRC)  # covers the window
         await second.service.runner.idle()
     assert [e.trigger for e in h.trained] == ["manual", "drift"]

@@ -275,7 +275,8 @@ class RetrainTriggers(SpecModel):
     drift only makes it listen harder. ``policy: rules`` is the older rule set: every
     ``min_new_labelled_rows`` new labelled rows and on every drift event (once the drifted
     window's labels arrived, or after ``label_wait_seconds``). Both honour ``cold_start``
-    and ``schedule_seconds``.
+    and ``schedule_seconds``, and both wait up to ``label_wait_seconds`` for the labelled
+    rows of the window that decided a run to be stored before training on them.
     """
 
     policy: RetrainPolicy = "cost_aware"
@@ -297,7 +298,10 @@ class RetrainTriggers(SpecModel):
     label_wait_seconds: float = Field(
         default=600,
         ge=0,
-        description="rules: how long a drift trigger waits for the drifted window's labels.",
+        description=(
+            "How long a run decided on a window (a drift, or a quality decision) waits for "
+            "that window's labelled rows to be stored."
+        ),
     )
     schedule_seconds: float | None = Field(default=None, gt=0)
 
@@ -307,7 +311,7 @@ class RetrainTriggers(SpecModel):
         # refusing; defaults pass, so a dumped spec validates again.
         fields = type(self).model_fields
         if self.policy == "cost_aware":
-            names: tuple[str, ...] = ("min_new_labelled_rows", "on_drift", "label_wait_seconds")
+            names: tuple[str, ...] = ("min_new_labelled_rows", "on_drift")
             why = "only apply to policy: rules (cost_aware decides from the live metric)"
         else:
             names = ("retrain_cost",)

@@ -9,7 +9,8 @@ processed event id:
   and whether that was the growth rule), by the trigger's event id;
 - ``run_results``: each successful run's ``ModelTrained`` (candidate and champion scores on
   the same holdout, rows), read back when the registry's gate decision arrives;
-- ``pending_drifts``: a rules-policy drift waiting for its window's labels.
+- ``pending_triggers``: a run waiting for its window's labels to reach the store (a
+  rules-policy drift, or a cost-aware ``quality`` decision).
 """
 
 from __future__ import annotations
@@ -30,15 +31,24 @@ CREATE TABLE IF NOT EXISTS policy_triggers (
     growth INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS run_results (
     run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, trained TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS pending_drifts (
+CREATE TABLE IF NOT EXISTS pending_triggers (
     pipeline TEXT PRIMARY KEY, event_id TEXT NOT NULL, correlation_id TEXT NOT NULL,
-    window_end TEXT NOT NULL, received_at TEXT NOT NULL);
+    window_end TEXT NOT NULL, received_at TEXT NOT NULL, kind TEXT NOT NULL);
+"""
+
+# Before quality runs waited too, only drifts did (a state file from then still has them).
+_MIGRATE_PENDING_DRIFTS = """
+INSERT OR IGNORE INTO pending_triggers
+    SELECT pipeline, event_id, correlation_id, window_end, received_at, 'drift'
+    FROM pending_drifts;
+DROP TABLE pending_drifts;
 """
 
 
 @dataclass(frozen=True)
-class PendingDrift:
-    """A drift event (rules policy) waiting for labels covering ``window_end``."""
+class PendingTrigger:
+    """A run's trigger (a drift, or a quality decision) waiting for labels covering
+    ``window_end`` to reach the offline store."""
 
     pipeline: str
     trigger: TriggerRef
@@ -52,6 +62,9 @@ class PolicyStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.db.executescript(_SCHEMA)
+        old = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='pending_drifts'"
+        if self.db.execute(old).fetchone():
+            self.db.executescript(_MIGRATE_PENDING_DRIFTS)
 
     # -- cost-aware state ---------------------------------------------------------------
     def get(self, pipeline: str) -> PolicyState | None:
@@ -97,35 +110,37 @@ class PolicyStore:
         ).fetchone()
         return ModelTrained.model_validate_json(row[0]) if row else None
 
-    # -- pending drifts (rules) -------------------------------------------------------------
-    def set_pending_drift(self, pipeline: str, trigger: TriggerRef, window_end: datetime) -> bool:
-        """Remember a drift waiting for labels; False if one is already waiting (it stays)."""
+    # -- triggers waiting for labels ----------------------------------------------------
+    def set_pending(self, pipeline: str, trigger: TriggerRef, window_end: datetime) -> bool:
+        """Remember a trigger waiting for labels; False if one already waits (it stays)."""
         cursor = self.db.execute(
-            "INSERT OR IGNORE INTO pending_drifts VALUES (?,?,?,?,?)",
+            "INSERT OR IGNORE INTO pending_triggers VALUES (?,?,?,?,?,?)",
             (
                 pipeline,
                 trigger.event_id,
                 trigger.correlation_id,
                 window_end.isoformat(),
                 utc_now().isoformat(),
+                trigger.kind,
             ),
         )
         return cursor.rowcount > 0
 
-    def pending_drift(self, pipeline: str) -> PendingDrift | None:
+    def pending(self, pipeline: str) -> PendingTrigger | None:
+        """The trigger waiting for labels on ``pipeline``, if any."""
         row = self.db.execute(
-            "SELECT event_id, correlation_id, window_end, received_at FROM pending_drifts"
-            " WHERE pipeline=?",
+            "SELECT event_id, correlation_id, window_end, received_at, kind"
+            " FROM pending_triggers WHERE pipeline=?",
             (pipeline,),
         ).fetchone()
         if not row:
             return None
-        return PendingDrift(
+        return PendingTrigger(
             pipeline=pipeline,
-            trigger=TriggerRef(row[0], "drift", row[1]),
+            trigger=TriggerRef(row[0], row[4], row[1]),
             window_end=datetime.fromisoformat(row[2]),
             received_at=datetime.fromisoformat(row[3]),
         )
 
-    def clear_pending_drift(self, pipeline: str) -> None:
-        self.db.execute("DELETE FROM pending_drifts WHERE pipeline=?", (pipeline,))
+    def clear_pending(self, pipeline: str) -> None:
+        self.db.execute("DELETE FROM pending_triggers WHERE pipeline=?", (pipeline,))

@@ -39,6 +39,7 @@ from continuum.contracts import (
 from continuum.modelkit.metric_noise import auc_std_error, holdout_std_error
 from continuum.modelkit.policy_state import Decision, PolicyState, WindowQuality
 from continuum.modelkit.retrain_policy import CostAwarePolicy
+from continuum.trainer import label_wait
 from continuum.trainer.jobs import TriggerRef
 from continuum.trainer.metrics import TrainerMetrics
 from continuum.trainer.state import TrainerState
@@ -105,12 +106,13 @@ def on_window(tx: TrainerState, spec: PipelineSpec, event: QualityMeasured) -> W
         )
         return WindowOutcome(decision, state)
     event_id = str(event.event_id)
-    tx.add_trigger(pipeline, TriggerRef(event_id, "quality", str(event.correlation_id)))
+    trigger = TriggerRef(event_id, "quality", str(event.correlation_id))
     tx.policy.note_trigger(pipeline, event_id, decision.reason, growth=decision.rule == "growth")
     logger.info(
         "%s: retrain (quality window v%d): %s", pipeline, event.model_version, decision.reason
     )
-    return WindowOutcome(decision, state, triggered=True)
+    queued = label_wait.wait_for_labels(tx, pipeline, trigger, event.window_end)
+    return WindowOutcome(decision, state, triggered=queued)
 
 
 def candidate_std_error(metric: str, value: float | None, trained: ModelTrained | None) -> float:

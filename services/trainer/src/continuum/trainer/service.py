@@ -172,7 +172,7 @@ class TrainerService:
         )
         # Best effort: without the registry the ticker decides later (the batch is saved).
         await self._maybe_new_data(event.pipeline)
-        await self._maybe_drift_labels(event.pipeline)
+        await self._maybe_release_waiting(event.pipeline)
         self._update_gauges(event.pipeline)
 
     async def on_drift(self, event: DriftDetected) -> None:
@@ -182,7 +182,7 @@ class TrainerService:
             return
         spec = await self.spec(event.pipeline)  # transient failure: redelivered
         if label_wait.handle_drift(self.state, spec, event):
-            await self._maybe_drift_labels(event.pipeline)
+            await self._maybe_release_waiting(event.pipeline)
 
     async def on_quality(self, event: QualityMeasured) -> None:
         """cost_aware: account the champion's live quality window; maybe a ``quality`` run."""
@@ -191,6 +191,7 @@ class TrainerService:
         spec = await self.spec(event.pipeline)  # transient failure: redelivered
         if quality_policy.handle_window(self.state, spec, self.metrics, event):
             self._triggered(event.pipeline)
+        await self._maybe_release_waiting(event.pipeline)
 
     async def on_registered(self, event: ModelRegistered) -> None:
         """The registry's gate decision on a run: the cost-aware policy learns from it."""
@@ -241,8 +242,8 @@ class TrainerService:
         if queued:
             self._triggered(pipeline)
 
-    async def _maybe_drift_labels(self, pipeline: str) -> None:
-        if self.state.policy.pending_drift(pipeline) is None:
+    async def _maybe_release_waiting(self, pipeline: str) -> None:
+        if self.state.policy.pending(pipeline) is None:
             return
         spec = await self._spec_or_none(pipeline)
         if spec is None:
@@ -270,7 +271,7 @@ class TrainerService:
         for pipeline in self.state.pipelines():
             await self._maybe_new_data(pipeline)
             await self._maybe_schedule(pipeline)
-            await self._maybe_drift_labels(pipeline)
+            await self._maybe_release_waiting(pipeline)
             self._update_gauges(pipeline)
         self.runner.retry_due()
         for pipeline in self.state.pipelines_with_open_runs():
