@@ -18,6 +18,8 @@ from continuum.contracts import (
     OffsetRange,
     PipelineChanged,
     PredictionLogged,
+    PredictionRecord,
+    PredictionsLogged,
     QualityMeasured,
     RecordRejected,
     RejectionReason,
@@ -85,6 +87,7 @@ def _examples() -> list[Event]:
             prediction=1,
             probabilities={"0": 0.3, "1": 0.7},
         ),
+        _prediction_batch(),
         DriftDetected(
             pipeline="flights",
             model_version=1,
@@ -109,6 +112,46 @@ def _examples() -> list[Event]:
         ),
         PipelineChanged(pipeline="flights", spec_version=2, spec_sha256=SHA, source_topic="t"),
     ]
+
+
+def _prediction_batch() -> PredictionsLogged:
+    return PredictionsLogged(
+        pipeline="flights",
+        model_version=3,
+        predictions=[
+            PredictionRecord(
+                request_id=f"r-1:{i}",
+                occurred_at=NOW,
+                features={"distance": 1000.0 + i, "origin": "JFK"},
+                prediction=i % 2,
+                probabilities={"0": 0.4, "1": 0.6},
+                entity_id=f"f-{i}" if i else None,
+                event_time=NOW - timedelta(minutes=i),
+            )
+            for i in range(3)
+        ],
+    )
+
+
+def test_a_prediction_batch_expands_to_one_event_per_prediction_with_stable_ids() -> None:
+    batch = decode_event(encode_event(_prediction_batch(), source="tests").value)
+    assert isinstance(batch, PredictionsLogged)
+    events = batch.events()
+    assert [e.request_id for e in events] == ["r-1:0", "r-1:1", "r-1:2"]
+    assert [e.features["distance"] for e in events] == [1000.0, 1001.0, 1002.0]
+    assert [e.entity_id for e in events] == [None, "f-1", "f-2"]
+    assert all(e.model_version == 3 and e.pipeline == "flights" for e in events)
+    assert {e.correlation_id for e in events} == {batch.correlation_id}
+    assert events[2].event_time == NOW - timedelta(minutes=2)
+    # Distinct per prediction, and the same again for a redelivered batch.
+    assert len({e.event_id for e in events}) == 3
+    assert [e.event_id for e in batch.events()] == [e.event_id for e in events]
+    assert all(PredictionLogged.model_validate(e.model_dump()) == e for e in events)
+
+
+def test_an_empty_prediction_batch_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        PredictionsLogged(pipeline="flights", model_version=1, predictions=[])
 
 
 def test_examples_cover_every_event_type() -> None:

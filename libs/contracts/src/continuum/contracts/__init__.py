@@ -46,6 +46,8 @@ from continuum.contracts.events_monitoring import (
     DriftDetected,
     PipelineChanged,
     PredictionLogged,
+    PredictionRecord,
+    PredictionsLogged,
     QualityMeasured,
 )
 from continuum.contracts.kafka_codec import (
@@ -108,6 +110,8 @@ __all__ = [
     "PipelineName",
     "PipelineSpec",
     "PredictionLogged",
+    "PredictionRecord",
+    "PredictionsLogged",
     "QualityMeasured",
     "RecordChecker",
     "RecordProblem",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from uuid import uuid5
 
 from pydantic import Field, JsonValue
 
@@ -20,6 +21,57 @@ class PredictionLogged(Event):
     probabilities: dict[str, float] | None = None
     entity_id: str | None = None
     event_time: UtcDatetime | None = None
+
+
+class PredictionRecord(Contract):
+    """One prediction of a :class:`PredictionsLogged` batch: a ``PredictionLogged`` without
+    the fields the whole batch shares."""
+
+    request_id: str
+    occurred_at: UtcDatetime
+    features: dict[str, JsonValue]
+    prediction: JsonValue
+    probabilities: dict[str, float] | None = None
+    entity_id: str | None = None
+    event_time: UtcDatetime | None = None
+
+
+class PredictionsLogged(Event):
+    """Serving answered many records with one model version: one message for all of them.
+
+    What serving publishes (one message per batch of up to a few hundred predictions, one
+    signature, one produce call): a message per prediction cost more than serving itself
+    at its peak rate. ``correlation_id`` and ``model_version`` are the model's, shared by
+    every prediction; each prediction keeps its own time, request id and features.
+    """
+
+    event_type: Literal["continuum.predictions.batch_logged"] = "continuum.predictions.batch_logged"
+    model_version: int = Field(ge=1)
+    predictions: list[PredictionRecord] = Field(min_length=1)
+
+    def events(self) -> list[PredictionLogged]:
+        """One ``PredictionLogged`` per prediction, as a consumer handles them.
+
+        Each gets an event id derived from this batch's id and its position, so a
+        redelivered batch yields the same ids (consumers deduplicate on them).
+        """
+        return [
+            PredictionLogged.model_construct(
+                event_id=uuid5(self.event_id, str(index)),
+                schema_version=self.schema_version,
+                occurred_at=p.occurred_at,
+                pipeline=self.pipeline,
+                correlation_id=self.correlation_id,
+                request_id=p.request_id,
+                model_version=self.model_version,
+                features=p.features,
+                prediction=p.prediction,
+                probabilities=p.probabilities,
+                entity_id=p.entity_id,
+                event_time=p.event_time,
+            )
+            for index, p in enumerate(self.predictions)
+        ]
 
 
 class ColumnDrift(Contract):

@@ -25,6 +25,7 @@ from continuum.contracts.events_monitoring import (
     DriftDetected,
     PipelineChanged,
     PredictionLogged,
+    PredictionsLogged,
     QualityMeasured,
 )
 from continuum.contracts.topics import topic_for
@@ -41,6 +42,7 @@ AnyEvent = Annotated[
     | ModelRegistered
     | ModelPromoted
     | PredictionLogged
+    | PredictionsLogged
     | DriftDetected
     | QualityMeasured
     | PipelineChanged,

@@ -19,6 +19,7 @@ from continuum.contracts.events_monitoring import (
     DriftDetected,
     PipelineChanged,
     PredictionLogged,
+    PredictionsLogged,
     QualityMeasured,
 )
 
@@ -45,12 +46,13 @@ TOPIC_BY_EVENT: Final[dict[type[Event], str]] = {
     ModelPromoted: MODELS_PROMOTED,
     PipelineChanged: PIPELINES_CHANGED,
     PredictionLogged: PREDICTIONS,
+    PredictionsLogged: PREDICTIONS,
     Feedback: FEEDBACK,
     DriftDetected: DRIFT_DETECTED,
     QualityMeasured: QUALITY_MEASURED,
 }
 
-ALL_TOPICS: Final[tuple[str, ...]] = tuple(TOPIC_BY_EVENT.values())
+ALL_TOPICS: Final[tuple[str, ...]] = tuple(dict.fromkeys(TOPIC_BY_EVENT.values()))
 
 
 def dlq_topic(topic: str) -> str:

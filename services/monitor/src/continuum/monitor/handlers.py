@@ -5,8 +5,9 @@ cannot verify (unsigned, or signed with another key) fails the broker's signatur
 so the broker factory's DLQ middleware dead-letters it with the reason and the partition
 moves on. The predictions are consumed in batches and verified and decoded here one record
 at a time, so that one bad or forged record is dead-lettered alone rather than with its
-whole batch; so are the labels (Feedback, one per prediction), which come from users'
-apps and are accepted unsigned (validated only).
+whole batch (a record is serving's ``PredictionsLogged``, many predictions under one
+signature, or a single ``PredictionLogged``); so are the labels (Feedback, one per
+prediction), which come from users' apps and are accepted unsigned (validated only).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from continuum.contracts import (
     ModelPromoted,
     PipelineChanged,
     PredictionLogged,
+    PredictionsLogged,
     UnverifiedEventError,
     decode_event,
 )
@@ -47,6 +49,16 @@ def decode_bytes_as(body: bytes, kind: type[E]) -> E:
     return event
 
 
+def decode_prediction_bytes(body: bytes) -> PredictionLogged | PredictionsLogged:
+    """A message of the predictions topic: serving's batches, or one prediction alone."""
+    event = decode_event(body)
+    if not isinstance(event, PredictionLogged | PredictionsLogged):
+        raise WrongEventError(
+            f"expected PredictionLogged or PredictionsLogged, got {type(event).__name__}"
+        )
+    return event
+
+
 def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -> None:
     """Subscribe the monitor to its four topics in consumer group ``group_id``."""
 
@@ -69,11 +81,12 @@ def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -
         for record in raw if isinstance(raw, (tuple, list)) else (raw,):
             try:
                 verify_record(keyring, record)
-                event = decode_bytes_as(record.value, PredictionLogged)
+                event = decode_prediction_bytes(record.value)
             except (UnverifiedEventError, ValidationError, WrongEventError) as error:
                 await dead_letters.send([record], error)
                 continue
-            await monitor.on_prediction(event)
+            for prediction in event.events() if isinstance(event, PredictionsLogged) else (event,):
+                await monitor.on_prediction(prediction)
 
     @broker.subscriber(MODELS_PROMOTED, group_id=group_id, auto_offset_reset="earliest")
     async def on_promotion(event: ModelPromoted) -> None:
