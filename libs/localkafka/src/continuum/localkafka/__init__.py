@@ -21,6 +21,7 @@ from continuum.localkafka.errors import (
 from continuum.localkafka.handles import KafkaStatus, RunningKafka, default_data_dir
 from continuum.localkafka.jars import KafkaJars, cache_root, find_pom, resolve_jars
 from continuum.localkafka.probe import BrokerInfo, fetch_brokers
+from continuum.localkafka.security import ScramSecurity
 
 __all__ = [
     "DEFAULT_PORT",
@@ -34,6 +35,7 @@ __all__ = [
     "MissingToolError",
     "PomNotFoundError",
     "RunningKafka",
+    "ScramSecurity",
     "cache_root",
     "default_data_dir",
     "fetch_brokers",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -25,7 +26,7 @@ from continuum.localkafka.handles import KafkaStatus, RunningKafka, default_data
 from continuum.localkafka.jars import KafkaJars, resolve_jars
 from continuum.localkafka.java import check_java
 from continuum.localkafka.logs import log_tail
-from continuum.localkafka.probe import BrokerInfo, probe_brokers
+from continuum.localkafka.probe import BrokerInfo, probe_brokers, run_sync
 from continuum.localkafka.process import (
     broker_command,
     format_storage,
@@ -33,6 +34,7 @@ from continuum.localkafka.process import (
     storage_format_command,
     terminate,
 )
+from continuum.localkafka.security import ScramSecurity, create_acls
 from continuum.localkafka.state import (
     KafkaState,
     is_broker_process,
@@ -48,7 +50,12 @@ DEFAULT_PORT = 9092
 
 
 class LocalKafka:
-    """One broker data dir: config, storage, logs, process and state all live inside it."""
+    """One broker data dir: config, storage, logs, process and state all live inside it.
+
+    With ``security`` the broker takes SASL/SCRAM clients only and authorizes them by ACL
+    (:mod:`continuum.localkafka.security`); its users are fixed when the data dir's storage
+    is formatted (its first start), its ACLs are created on every start.
+    """
 
     def __init__(
         self,
@@ -60,6 +67,7 @@ class LocalKafka:
         heap: str = "512m",
         console: Console | None = None,
         quiet: bool = False,
+        security: ScramSecurity | None = None,
     ) -> None:
         self.data_dir = Path(data_dir or default_data_dir()).expanduser().resolve()
         self.pom = pom
@@ -68,6 +76,7 @@ class LocalKafka:
         self.heap = heap
         self.console = console
         self.quiet = quiet
+        self.security = security
         self.config_path = self.data_dir / "server.properties"
         self.log4j_path = self.data_dir / "log4j2.properties"
         self.logs_dir = self.data_dir / "logs"
@@ -124,7 +133,13 @@ class LocalKafka:
         self._write_configs(state.port, state.controller_port)
         save_state(self.data_dir, state)  # before formatting, so the cluster id sticks
         format_storage(
-            storage_format_command(java, jars.classpath, self.config_path, state.cluster_id),
+            storage_format_command(
+                java,
+                jars.classpath,
+                self.config_path,
+                state.cluster_id,
+                self.security.format_arguments() if self.security else None,
+            ),
             self.kraft_dir,
         )
         cmd = broker_command(
@@ -135,6 +150,8 @@ class LocalKafka:
         save_state(self.data_dir, state)
         try:
             self._wait_ready(state.port, proc.pid, began + timeout)
+            if self.security is not None and self.security.acls:
+                run_sync(create_acls(f"{self.host}:{state.port}", self.security))
         except BaseException:
             self.stop(timeout=10.0)  # never leave a half-started broker behind
             raise
@@ -175,10 +192,22 @@ class LocalKafka:
     def _write_configs(self, port: int, controller_port: int) -> None:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         properties = render_server_properties(
-            host=self.host, port=port, controller_port=controller_port, log_dirs=self.kraft_dir
+            host=self.host,
+            port=port,
+            controller_port=controller_port,
+            log_dirs=self.kraft_dir,
+            listener_lines=(
+                self.security.listener_properties(self.host, port, controller_port)
+                if self.security
+                else None
+            ),
         )
         self.config_path.write_text(properties, encoding="utf-8")
         self.log4j_path.write_text(render_log4j2_properties(self.logs_dir), encoding="utf-8")
+
+    def _client(self) -> dict[str, Any] | None:
+        """The admin's client options on a secured broker."""
+        return self.security.client_options() if self.security else None
 
     def _wait_ready(self, port: int, pid: int, deadline: float) -> None:
         bootstrap = f"{self.host}:{port}"
@@ -196,7 +225,9 @@ class LocalKafka:
                 )
             # The TCP check only avoids noisy client errors while the port is still closed.
             if port_accepts(self.host, port):
-                brokers = probe_brokers(bootstrap, timeout=min(5.0, max(remaining, 0.5)))
+                brokers = probe_brokers(
+                    bootstrap, timeout=min(5.0, max(remaining, 0.5)), client_options=self._client()
+                )
                 if any(b.node_id == NODE_ID for b in brokers):
                     return
             time.sleep(0.2)
@@ -225,7 +256,9 @@ class LocalKafka:
         if state is not None and state.port is not None:
             bootstrap = f"{self.host}:{state.port}"
             if pid is not None and port_accepts(self.host, state.port):
-                brokers = probe_brokers(bootstrap, timeout=probe_timeout)
+                brokers = probe_brokers(
+                    bootstrap, timeout=probe_timeout, client_options=self._client()
+                )
         return KafkaStatus(
             data_dir=self.data_dir,
             running=pid is not None,

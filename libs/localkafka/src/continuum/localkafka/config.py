@@ -24,20 +24,39 @@ def new_cluster_id() -> str:
             return text
 
 
-def render_server_properties(
-    *, host: str, port: int, controller_port: int, log_dirs: Path, num_partitions: int = 3
-) -> str:
-    """Return ``server.properties`` for a single-node combined broker+controller (KRaft)."""
-    lines = [
-        "# Written by continuum.localkafka; rewritten on every start.",
-        "process.roles=broker,controller",
-        f"node.id={NODE_ID}",
-        f"controller.quorum.bootstrap.servers={host}:{controller_port}",
+def plaintext_listeners(host: str, port: int, controller_port: int) -> list[str]:
+    """The listener lines of an unsecured broker: anyone who reaches the port may do anything."""
+    return [
         f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
         f"advertised.listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
         "controller.listener.names=CONTROLLER",
         "inter.broker.listener.name=PLAINTEXT",
         "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    ]
+
+
+def render_server_properties(
+    *,
+    host: str,
+    port: int,
+    controller_port: int,
+    log_dirs: Path,
+    num_partitions: int = 3,
+    listener_lines: list[str] | None = None,
+) -> str:
+    """Return ``server.properties`` for a single-node combined broker+controller (KRaft).
+
+    ``listener_lines`` replace the plain-text listeners (a secured broker's, from
+    :meth:`continuum.localkafka.security.ScramSecurity.listener_properties`).
+    """
+    if listener_lines is None:
+        listener_lines = plaintext_listeners(host, port, controller_port)
+    lines = [
+        "# Written by continuum.localkafka; rewritten on every start.",
+        "process.roles=broker,controller",
+        f"node.id={NODE_ID}",
+        f"controller.quorum.bootstrap.servers={host}:{controller_port}",
+        *listener_lines,
         f"log.dirs={log_dirs}",
         # One node: every internal topic must be creatable with a single replica.
         "offsets.topic.replication.factor=1",

@@ -27,13 +27,19 @@ class BrokerInfo:
     port: int
 
 
-async def fetch_brokers(bootstrap_servers: str, wait_seconds: float = 5.0) -> list[BrokerInfo]:
-    """Return the brokers in the cluster metadata; raise on any client error or timeout."""
+async def fetch_brokers(
+    bootstrap_servers: str, wait_seconds: float = 5.0, client_options: dict[str, Any] | None = None
+) -> list[BrokerInfo]:
+    """Return the brokers in the cluster metadata; raise on any client error or timeout.
+
+    ``client_options`` are extra aiokafka options (SASL credentials of a secured broker).
+    """
     timeout_ms = max(int(wait_seconds * 1000), 1000)
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers,
         request_timeout_ms=timeout_ms,
         client_id="continuum-localkafka-probe",
+        **(client_options or {}),
     )
     try:
         async with asyncio.timeout(wait_seconds):
@@ -62,9 +68,11 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-def probe_brokers(bootstrap_servers: str, timeout: float = 5.0) -> list[BrokerInfo]:
+def probe_brokers(
+    bootstrap_servers: str, timeout: float = 5.0, client_options: dict[str, Any] | None = None
+) -> list[BrokerInfo]:
     """Sync :func:`fetch_brokers` that returns ``[]`` instead of raising (for polling)."""
     try:
-        return run_sync(fetch_brokers(bootstrap_servers, timeout))
+        return run_sync(fetch_brokers(bootstrap_servers, timeout, client_options))
     except Exception:  # any client failure just means "not reachable yet"
         return []

@@ -13,11 +13,15 @@ from continuum.localkafka.errors import KafkaStartError
 from continuum.localkafka.state import process_alive
 
 
-def storage_format_command(java: Path, classpath: str, config: Path, cluster_id: str) -> list[str]:
-    """``kafka.tools.StorageTool format`` for a standalone (single-voter) KRaft quorum."""
+def storage_format_command(
+    java: Path, classpath: str, config: Path, cluster_id: str, extra: list[str] | None = None
+) -> list[str]:
+    """``kafka.tools.StorageTool format`` for a standalone (single-voter) KRaft quorum;
+    ``extra`` adds arguments (``--add-scram ...``)."""
     return [
         str(java), "-Xmx256m", "-cp", classpath, "kafka.tools.StorageTool", "format",
         "-t", cluster_id, "-c", str(config), "--standalone", "--ignore-formatted",
+        *(extra or []),
     ]  # fmt: skip
 
 
