@@ -8,7 +8,6 @@ only once its effect is applied, so a redelivered event is skipped, not applied 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -28,11 +27,11 @@ from continuum.monitor.cooldown import CooldownStore, LastFired
 from continuum.monitor.directory import PipelineDirectory
 from continuum.monitor.drift import DriftDetector
 from continuum.monitor.evaluation import drift_event, evaluate_window, export_report
-from continuum.monitor.live_quality import Measurement, measure
+from continuum.monitor.live_quality import measure
 from continuum.monitor.metrics import MonitorMetrics
 from continuum.monitor.pipelines import PipelineState
 from continuum.monitor.quality import LoggedPrediction, PredictionJoin
-from continuum.monitor.quality_gauges import QualityTracker
+from continuum.monitor.quality_gauges import LiveQualityGauges, QualityTracker
 from continuum.monitor.registry_view import RegistryReader
 from continuum.monitor.seen import SeenEvents
 from continuum.monitor.windows import FullWindow, WindowRow
@@ -77,7 +76,7 @@ class Monitor:
         self.seen = SeenEvents(seen_capacity)
         self.join = PredictionJoin(join_capacity)
         self.quality = QualityTracker(metrics, quality_window_rows)
-        self._live_exported: dict[str, tuple[int, tuple[str, ...]]] = {}
+        self.live_gauges = LiveQualityGauges(metrics)
         self.ready = asyncio.Event()
 
     @property
@@ -256,7 +255,7 @@ class Monitor:
             logger.info("%s v%d: %s undefined on a live window", state.name, version, metric)
             self.metrics.quality_windows.labels(state.name, "undefined").inc()
             return
-        self._export_live(state.name, version, measured)
+        self.live_gauges.export(state.name, version, measured)
         drift = (
             state.latest_drift if state.latest_drift and state.latest_drift[0] == version else None
         )
@@ -275,22 +274,6 @@ class Monitor:
                 drift_share=drift[1] if drift else None,
                 drifted=drift[2] if drift else False,
             )
-        )
-
-    def _export_live(self, pipeline: str, version: int, measured: Measurement) -> None:
-        previous = self._live_exported.get(pipeline)
-        if previous is not None and previous != (version, tuple(measured.metrics)):
-            old_version, names = previous
-            for name in names:
-                with contextlib.suppress(KeyError):
-                    self.metrics.live_metric.remove(pipeline, str(old_version), name)
-                with contextlib.suppress(KeyError):
-                    self.metrics.live_metric_std_error.remove(pipeline, str(old_version), name)
-        self._live_exported[pipeline] = (version, tuple(measured.metrics))
-        for name, value in measured.metrics.items():
-            self.metrics.live_metric.labels(pipeline, str(version), name).set(value)
-        self.metrics.live_metric_std_error.labels(pipeline, str(version), measured.metric).set(
-            measured.std_error
         )
 
     async def _flush_quality(self, state: PipelineState) -> None:

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from typing import Any
 
 from continuum.contracts import Task
+from continuum.monitor.live_quality import Measurement
 from continuum.monitor.metrics import MonitorMetrics
 from continuum.monitor.quality import LoggedPrediction, QualityWindow
 
@@ -55,3 +56,29 @@ class QualityTracker:
                 self.metrics.model_quality.remove(pipeline, str(version), name)
         with contextlib.suppress(KeyError):
             self.metrics.quality_window_rows.remove(pipeline, str(version))
+
+
+class LiveQualityGauges:
+    """The champion's live metrics (one labelled window) as gauges, by version: a new
+    champion's series replace the old one's, so dashboards never show a stale version."""
+
+    def __init__(self, metrics: MonitorMetrics) -> None:
+        self.metrics = metrics
+        self._exported: dict[str, tuple[int, tuple[str, ...]]] = {}
+
+    def export(self, pipeline: str, version: int, measured: Measurement) -> None:
+        """Show ``measured`` for ``version`` of ``pipeline`` (dropping the previous series)."""
+        previous = self._exported.get(pipeline)
+        if previous is not None and previous != (version, tuple(measured.metrics)):
+            old_version, names = previous
+            for name in names:
+                with contextlib.suppress(KeyError):
+                    self.metrics.live_metric.remove(pipeline, str(old_version), name)
+                with contextlib.suppress(KeyError):
+                    self.metrics.live_metric_std_error.remove(pipeline, str(old_version), name)
+        self._exported[pipeline] = (version, tuple(measured.metrics))
+        for name, value in measured.metrics.items():
+            self.metrics.live_metric.labels(pipeline, str(version), name).set(value)
+        self.metrics.live_metric_std_error.labels(pipeline, str(version), measured.metric).set(
+            measured.std_error
+        )
