@@ -97,7 +97,7 @@ async def test_422_names_each_record_field_and_reason() -> None:
             world.metric("continuum_serving_requests_total", pipeline="flights", status="422") == 1
         )
         # Nothing from a refused request is logged.
-        assert world.parts.log.queue.qsize() == 0
+        assert world.parts.log.queued == 0
 
 
 async def test_422_follows_the_record_contract_ingest_applies() -> None:

@@ -1,62 +1,40 @@
-"""Every prediction becomes a ``PredictionLogged`` event, without slowing a request down.
+"""Every prediction is logged to ``continuum.predictions``, without slowing a request down.
 
-The request path only appends a small tuple per prediction to a bounded in-memory
-queue (``put_nowait``); when the queue is full the prediction is dropped and counted,
-never waited for. One background task builds the events and publishes them to
-``continuum.predictions`` in batches (each batch pipelined, then awaited once), so
-Kafka being slow or down costs logged predictions, not answers.
+The request path appends one tuple per request (not per prediction) to a bounded queue
+counted in predictions; what does not fit is dropped and counted, never waited for. One
+background task takes up to ``batch_size`` queued predictions at a time, turns them into
+``PredictionsLogged`` messages (one per model, serialized once, signed once, see
+:mod:`continuum.serving.log_encoding`) and hands them to the producer without waiting for
+each acknowledgement: up to ``MAX_IN_FLIGHT`` messages are in flight while the next batch
+is built. Acknowledged predictions count as published, refused ones as failed. So Kafka
+being slow or down costs logged predictions (counted), never answers; at serving's peak
+rate the queue stays short and nothing is dropped.
+
+The counters count predictions, not messages: published + dropped + failed (+ queued)
+is the number of predictions served (``bench/quality/settle.py`` relies on it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from datetime import datetime
-from typing import Any, NamedTuple
+from collections import deque
+from typing import Any
 
 from faststream.kafka import KafkaBroker
-from pydantic import JsonValue
+from prometheus_client import Counter
 
-from continuum.contracts import PredictionLogged
-from continuum.kafka import publish_events
+from continuum.contracts import KafkaRecord
+from continuum.kafka import keyring_of
+from continuum.serving.log_encoding import LoggedRequest, by_model, encode_rows, rows_of
 from continuum.serving.metrics import ServingMetrics
-from continuum.serving.models import ServingModel
 
 logger = logging.getLogger(__name__)
 
-SOURCE = "continuum-serving"
-
-
-class LoggedPrediction(NamedTuple):
-    """What the request path queues per record (the event is built off the request path)."""
-
-    model: ServingModel
-    request_id: str
-    record: dict[str, Any]
-    prediction: JsonValue
-    probabilities: dict[str, float] | None
-    entity_id: str | None
-    event_time: datetime | None
-    occurred_at: datetime
-
-
-def to_event(item: LoggedPrediction) -> PredictionLogged:
-    """The event for one logged prediction."""
-    model = item.model
-    return PredictionLogged(
-        pipeline=model.pipeline,
-        # The promotion's correlation id: predictions stay on the model version's chain.
-        correlation_id=model.correlation_id,
-        occurred_at=item.occurred_at,
-        request_id=item.request_id,
-        model_version=model.version,
-        features=model.validator.features_of(item.record),
-        prediction=item.prediction,
-        probabilities=item.probabilities,
-        entity_id=item.entity_id,
-        event_time=item.event_time,
-    )
+MAX_IN_FLIGHT = 16
+"""Messages handed to the producer and not yet acknowledged, at most."""
 
 
 class PredictionLog:
@@ -67,24 +45,45 @@ class PredictionLog:
         broker: KafkaBroker,
         metrics: ServingMetrics,
         *,
-        max_size: int = 10_000,
+        max_size: int = 50_000,
         batch_size: int = 500,
     ) -> None:
         self.broker = broker
         self.metrics = metrics
+        self.max_size = max_size
         self.batch_size = batch_size
-        self.queue: asyncio.Queue[LoggedPrediction] = asyncio.Queue(maxsize=max_size)
+        self.queued = 0
+        """Predictions waiting to be encoded and sent."""
+        self._pending: deque[LoggedRequest] = deque()
+        self._wake = asyncio.Event()
+        self._in_flight: set[asyncio.Future[Any]] = set()
+        self._dropped: dict[str, Counter] = {}
         self._task: asyncio.Task[None] | None = None
-        metrics.log_queue_depth.set_function(self.queue.qsize)
+        metrics.log_queue_depth.set_function(lambda: self.queued)
 
-    def offer(self, item: LoggedPrediction) -> bool:
-        """Queue one prediction; when full, drop it, count it and return False."""
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self.metrics.logs_dropped.labels(item.model.pipeline).inc()
-            return False
-        return True
+    def offer(self, request: LoggedRequest) -> int:
+        """Queue a request's predictions; what does not fit is dropped and counted.
+
+        Returns how many were queued. Never waits.
+        """
+        room = self.max_size - self.queued
+        count = request.logged
+        if count > room:
+            self._count_dropped(request.model.pipeline, count - max(room, 0))
+            if room <= 0:
+                return 0
+            request = request._replace(logged=room)
+            count = room
+        self._pending.append(request)
+        self.queued += count
+        self._wake.set()
+        return count
+
+    def _count_dropped(self, pipeline: str, count: int) -> None:
+        child = self._dropped.get(pipeline)
+        if child is None:
+            child = self._dropped[pipeline] = self.metrics.logs_dropped.labels(pipeline)
+        child.inc(count)
 
     def start(self) -> None:
         """Start draining in the background."""
@@ -96,37 +95,83 @@ class PredictionLog:
         if self._task is None:
             return
         try:
-            await asyncio.wait_for(self.queue.join(), drain_seconds)
+            await asyncio.wait_for(self._flushed(), drain_seconds)
         except TimeoutError:
-            logger.warning("shutdown: %d prediction events not published", self.queue.qsize())
+            logger.warning("shutdown: %d prediction events not published", self.queued)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
 
+    async def _flushed(self) -> None:
+        while self.queued or self._in_flight:
+            if self._in_flight:
+                await asyncio.wait(set(self._in_flight))
+            else:
+                await asyncio.sleep(0.005)
+
     async def _run(self) -> None:
         while True:
-            batch = [await self.queue.get()]
-            # Take what is already waiting: batches grow by themselves while Kafka is busy.
-            while len(batch) < self.batch_size:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except asyncio.QueueEmpty:
-                    break
+            if not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = self._take()
             try:
                 await self._publish(batch)
             finally:
-                for _ in batch:
-                    self.queue.task_done()
+                self.queued -= sum(request.logged for request in batch)
 
-    async def _publish(self, batch: list[LoggedPrediction]) -> None:
+    def _take(self) -> list[LoggedRequest]:
+        # Whole requests, up to batch_size predictions (a bigger request goes alone).
+        batch = [self._pending.popleft()]
+        size = batch[0].logged
+        while self._pending and size + self._pending[0].logged <= self.batch_size:
+            request = self._pending.popleft()
+            batch.append(request)
+            size += request.logged
+        return batch
+
+    async def _publish(self, batch: list[LoggedRequest]) -> None:
+        keyring = keyring_of(self.broker)
+        for model, requests in by_model(batch):
+            rows = [row for request in requests for row in rows_of(request)]
+            for record, count in encode_rows(model, rows, keyring):
+                await self._send(record, count)
+
+    async def _send(self, record: KafkaRecord, count: int) -> None:
+        while len(self._in_flight) >= MAX_IN_FLIGHT:
+            await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
         try:
-            events = [to_event(item) for item in batch]
-            await publish_events(self.broker, events, source=SOURCE)
+            sent: Any = await self.broker.publish(
+                record.value,
+                topic=record.topic,
+                key=record.key,
+                headers=record.headers,
+                no_confirm=True,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.metrics.logs_failed.inc(len(batch))
-            logger.warning("could not publish %d prediction events: %s", len(batch), exc)
+            self._failed(count, exc)
+            return
+        # A real producer returns a delivery future; the in-memory test broker returns None.
+        if not inspect.isawaitable(sent):
+            self.metrics.logs_published.inc(count)
+            return
+        future = asyncio.ensure_future(sent)
+        self._in_flight.add(future)
+        future.add_done_callback(lambda done: self._acknowledged(done, count))
+
+    def _acknowledged(self, future: asyncio.Future[Any], count: int) -> None:
+        self._in_flight.discard(future)
+        if future.cancelled():
+            self._failed(count, asyncio.CancelledError())
+        elif (exc := future.exception()) is not None:
+            self._failed(count, exc)
         else:
-            self.metrics.logs_published.inc(len(batch))
+            self.metrics.logs_published.inc(count)
+
+    def _failed(self, count: int, exc: BaseException) -> None:
+        self.metrics.logs_failed.inc(count)
+        logger.warning("could not publish %d prediction events: %s", count, exc)

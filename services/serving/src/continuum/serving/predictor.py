@@ -6,13 +6,15 @@ measured and tested without a server.
 
 from __future__ import annotations
 
+import itertools
+import secrets
 from dataclasses import dataclass
 from typing import Any
-from uuid import uuid4
 
 from continuum.contracts import utc_now
+from continuum.serving.log_encoding import LoggedRequest
 from continuum.serving.models import ServingModel
-from continuum.serving.prediction_log import LoggedPrediction, PredictionLog
+from continuum.serving.prediction_log import PredictionLog
 from continuum.serving.validation import parse_body
 
 
@@ -24,43 +26,60 @@ class PredictionResult:
     records: int
 
 
+class RequestIds:
+    """32 hex characters per request: a random per-process half and a counter.
+
+    Unique like a uuid4 across replicas and restarts (64 random bits per process), without
+    reading the OS's random source per request (uuid4 was 6% of a 1-record request).
+    """
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        """A new request id."""
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
 class Predictor:
     """Parses, checks, predicts and logs; the model is chosen by the caller, once."""
 
     def __init__(self, log: PredictionLog, *, max_records: int) -> None:
         self.log = log
         self.max_records = max_records
+        self.ids = RequestIds()
 
     async def handle(self, model: ServingModel, body: bytes) -> PredictionResult:
         """Predict for a request body; raises ``RequestInvalidError`` for a bad one."""
         records = parse_body(body, self.max_records)
         checked = model.validator.check(records)
         predictions = await model.batcher.predict(checked.values)
-        request_id = uuid4().hex
-        now = utc_now()
+        request_id = self.ids.next()
         labels = predictions.labels
         probabilities = predictions.probabilities
-        out: list[dict[str, Any]] = []
-        offer = self.log.offer
-        for i, label in enumerate(labels):
-            proba = probabilities[i] if probabilities is not None else None
-            out.append(
+        out: list[dict[str, Any]] = (
+            [{"prediction": label} for label in labels]
+            if probabilities is None
+            else [
                 {"prediction": label, "probabilities": proba}
-                if proba is not None
-                else {"prediction": label}
+                for label, proba in zip(labels, probabilities, strict=True)
+            ]
+        )
+        # One entry per request: the log builds the per-prediction rows off this path.
+        self.log.offer(
+            LoggedRequest(
+                model,
+                request_id,
+                records,
+                labels,
+                probabilities,
+                checked.entity_ids,
+                checked.event_times,
+                utc_now(),
+                len(records),
             )
-            offer(
-                LoggedPrediction(
-                    model,
-                    f"{request_id}:{i}",
-                    records[i],
-                    label,
-                    proba,
-                    checked.entity_ids[i],
-                    checked.event_times[i],
-                    now,
-                )
-            )
+        )
         return PredictionResult(
             body={
                 "request_id": request_id,

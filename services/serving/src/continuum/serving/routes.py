@@ -107,7 +107,7 @@ def build_router(state: ServingParts) -> APIRouter:
             "registry_synced": table.synced,
             "models": {k: v for k, v in table.versions().items() if v is not None},
             "pipelines": sorted(table.slots),
-            "prediction_log_queue": state.log.queue.qsize(),
+            "prediction_log_queue": state.log.queued,
         }
 
     router.routes.append(Route("/health", HealthEndpoint(health), methods=["GET"]))

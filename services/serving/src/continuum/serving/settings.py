@@ -36,13 +36,18 @@ class ServingSettings(RegistryCallerSettings):
         ),
     )
     log_queue_size: int = Field(
-        default=10_000,
+        default=50_000,
         ge=1,
-        description="Predictions waiting to be published; beyond this they are dropped.",
+        description=(
+            "Predictions waiting to be published; beyond this they are dropped (and counted). "
+            "Only reached while Kafka is slow or down: the log publishes faster than serving "
+            "predicts."
+        ),
     )
     log_batch_size: int = Field(
         default=500,
         ge=1,
+        description="Predictions per PredictionsLogged message (a larger request goes alone).",
     )
     log_drain_seconds: float = Field(
         default=5.0,
