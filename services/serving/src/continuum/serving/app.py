@@ -14,6 +14,7 @@ from faststream.kafka import KafkaBroker
 from continuum.registry_client import RegistryClient
 from continuum.runtime import BodySizeLimit
 from continuum.serving.bootstrap import ServingParts, build
+from continuum.serving.endpoint import PredictFastPath, PredictHandler
 from continuum.serving.routes import build_router
 from continuum.serving.settings import ServingSettings
 from continuum.storage import ObjectStore
@@ -68,8 +69,10 @@ def app_for(parts: ServingParts) -> FastAPI:
         description="Predictions from each pipeline's champion, hot-swapped on promotion.",
         lifespan=lifespan,
     )
-    app.include_router(build_router(parts))
-    # Outside every route: a body too large is refused before anything reads it.
+    handler = PredictHandler(parts.table, parts.predictor, parts.metrics)
+    app.include_router(build_router(parts, handler))
+    app.add_middleware(PredictFastPath, handler=handler)
+    # Outside every route and the fast path: a body too large is refused before it is read.
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
