@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# continuum-cli: the `continuum` command, for one-shot jobs such as applying a pipeline spec.
+# continuum-cli: the `continuum` command, for one-shot jobs such as applying a pipeline spec
+# (with modelkit and storage: `continuum export` loads the model as serving does).
 # Build from the repository root:  docker build -f deploy/cli.Dockerfile -t continuum-cli .
 #   docker compose run --rm apply-pipelines   (re-applies examples/pipelines/flights.yaml)
 
@@ -15,6 +16,8 @@ WORKDIR /src
 COPY pyproject.toml uv.lock ./
 COPY libs/contracts/pyproject.toml libs/contracts/
 COPY libs/localkafka/pyproject.toml libs/localkafka/
+COPY libs/modelkit/pyproject.toml libs/modelkit/
+COPY libs/storage/pyproject.toml libs/storage/
 COPY libs/registry-client/pyproject.toml libs/registry-client/
 COPY libs/cli/pyproject.toml libs/cli/
 RUN --mount=type=cache,target=/root/.cache/uv \
@@ -22,6 +25,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 COPY libs/contracts/ libs/contracts/
 COPY libs/localkafka/ libs/localkafka/
+COPY libs/modelkit/ libs/modelkit/
+COPY libs/storage/ libs/storage/
 COPY libs/registry-client/ libs/registry-client/
 COPY libs/cli/ libs/cli/
 RUN --mount=type=cache,target=/root/.cache/uv \

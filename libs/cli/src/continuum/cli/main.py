@@ -7,6 +7,7 @@ import typer
 from continuum.cli import kafka_commands, pipelines_commands
 from continuum.cli.demo_command import demo
 from continuum.cli.down_command import down
+from continuum.cli.export_command import export
 from continuum.cli.up_command import up
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app.add_typer(pipelines_commands.app, name="pipelines")
 app.command()(demo)
 app.command()(up)
 app.command()(down)
+app.command()(export)
 
 
 if __name__ == "__main__":
