@@ -21,7 +21,8 @@ has two CPUs):
   first record handed to the engine to the commit that covers every offset, i.e. every
   valid row in a durable, announced Parquet batch and every invalid one dead-lettered.
 
-Prints the table and checks the store holds each valid record exactly once. Asserts
+``--py-spy OUT`` runs ingest under ``py-spy record`` (collapsed stacks in OUT; py-spy is
+not a project dependency: ``uv tool install py-spy``). Prints the table and checks the store holds each valid record exactly once. Asserts
 nothing about time. Other processes on the machine (tests, other benches) add noise:
 run it twice and compare.
 """
@@ -181,13 +182,17 @@ def run_raw(bootstrap: str, total: int, pin: bool) -> float:
     return float(out.stdout.decode().strip().splitlines()[-1])
 
 
-def run_ingest(bootstrap: str, ends: dict[int, int], data: Path, pin: bool) -> dict[str, Any]:
-    argv = [*pin_prefix(pin), sys.executable, "-m", "bench.ingest_runner"]
+def run_ingest(
+    bootstrap: str, ends: dict[int, int], data: Path, pin: bool, profile: str | None
+) -> dict[str, Any]:
+    spy = ["py-spy", "record", "-r", "250", "-f", "raw", "-o", profile, "--"] if profile else []
+    argv = [*pin_prefix(pin), *spy, sys.executable, "-m", "bench.ingest_runner"]
     argv += ["--bootstrap", bootstrap, "--data-root", data.as_uri(), "--spec", str(SPEC_PATH)]
     argv += ["--topic", TOPIC, "--expect", json.dumps(ends)]
     env = {**os.environ, "CONTINUUM_KAFKA_EVENT_KEY": "bench-" + os.urandom(16).hex()}
     out = subprocess.run(argv, check=True, capture_output=True, cwd=ROOT, env=env)
-    result: dict[str, Any] = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    lines = [line for line in out.stdout.decode().splitlines() if line.startswith("{")]
+    result: dict[str, Any] = json.loads(lines[-1])  # py-spy writes its own lines too
     return result
 
 
@@ -202,6 +207,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--valid", type=int, default=200_000, help="rounded down to 2,000s")
     parser.add_argument("--invalid", type=int, default=1_000)
+    parser.add_argument("--py-spy", metavar="OUT", help="profile ingest into OUT (py-spy raw)")
     args = parser.parse_args()
     from continuum.localkafka import LocalKafka
 
@@ -225,7 +231,7 @@ def main() -> None:
             uvloop.run(produce(bootstrap, values))
             kcat = run_kcat(bootstrap, total, pin)
             raw = run_raw(bootstrap, total, pin)
-            ingest = run_ingest(bootstrap, ends, Path(tmp) / "data", pin)
+            ingest = run_ingest(bootstrap, ends, Path(tmp) / "data", pin, args.py_spy)
         finally:
             kafka.stop()
     rate = total / ingest["seconds"]

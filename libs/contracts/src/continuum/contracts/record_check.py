@@ -114,6 +114,8 @@ class RecordChecker:
         self.entity_id = schema.entity_id
         if schema.entity_id:
             columns.append(EntityIdRule(schema.entity_id, nullable=True))
+        self.rules: tuple[ColumnRule, ...] = tuple(columns)
+        """The compiled column rules in check order (batch checkers apply them per column)."""
         # Flat (name, nullable, rule) triples: serving runs this loop per record per request.
         self._plan = tuple((c.name, c.nullable, c.typed) for c in columns)
 

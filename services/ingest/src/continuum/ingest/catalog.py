@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from continuum.contracts import PipelineSpec, RecordChecker
-from continuum.ingest.validation import ingest_checker
+from continuum.contracts import PipelineSpec
+from continuum.ingest.batch_check import BatchChecker
 from continuum.registry_client import PipelineSpecRecord
 
 
@@ -23,7 +23,7 @@ class PipelineEntry:
     source_topic: str
     record: PipelineSpecRecord | None = None
     wanted_version: int = 1
-    _checker: RecordChecker | None = field(default=None, repr=False, compare=False)
+    _checker: BatchChecker | None = field(default=None, repr=False, compare=False)
 
     @property
     def ready(self) -> bool:
@@ -38,14 +38,14 @@ class PipelineEntry:
         return self.record.spec
 
     @property
-    def checker(self) -> RecordChecker:
+    def checker(self) -> BatchChecker:
         """The record contract compiled for the spec in force (only call when :attr:`ready`).
 
-        Compiled once per spec: records are checked one by one on the hot path.
+        Compiled once per spec: every polled run of records is checked with it.
         """
         spec = self.spec
         if self._checker is None or self._checker.spec is not spec:
-            self._checker = ingest_checker(spec)
+            self._checker = BatchChecker(spec)
         return self._checker
 
     @property

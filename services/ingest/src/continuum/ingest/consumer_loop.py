@@ -20,7 +20,6 @@ from continuum.ingest.engine import IngestEngine
 from continuum.ingest.kafka_io import ConsumerCommitter, kafka_tp
 from continuum.ingest.lanes import TopicPartition
 from continuum.ingest.metrics import IngestMetrics
-from continuum.ingest.ports import SourceMessage
 from continuum.runtime import Backoff
 
 logger = logging.getLogger(__name__)
@@ -131,12 +130,8 @@ class ConsumerLoop:
             self._resume_ready(consumer)
             try:
                 polled = await consumer.getmany(timeout_ms=int(self.tick_seconds * 1000))
-                messages = [
-                    SourceMessage(tp.topic, tp.partition, record.offset, record.value)
-                    for tp, records in polled.items()
-                    for record in records
-                ]
-                blocked = await self.engine.handle(messages)
+                # aiokafka's records as they come: a run per partition, no copies.
+                blocked = await self.engine.handle(polled)
                 await self.engine.flush_due()
             except Exception as exc:
                 failures += 1

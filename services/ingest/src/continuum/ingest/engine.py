@@ -14,16 +14,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from continuum.contracts import Event, utc_now
+from continuum.ingest.batch_check import Rejected
 from continuum.ingest.catalog import Catalog, PipelineEntry
 from continuum.ingest.lanes import Lane, TopicPartition, write_batch
 from continuum.ingest.manifest import ManifestStore
 from continuum.ingest.metrics import IngestMetrics
-from continuum.ingest.ports import EventPublisher, OffsetCommitter, SourceMessage
+from continuum.ingest.ports import (
+    EventPublisher,
+    OffsetCommitter,
+    Polled,
+    SourceMessage,
+    by_partition,
+)
 from continuum.ingest.rejections import rejection_for
-from continuum.ingest.validation import ValidRow, check_message
 from continuum.registry_client import PipelineSpecRecord
 from continuum.storage import ObjectStore
 
@@ -122,37 +129,43 @@ class IngestEngine:
                     state.pop(tp, None)
 
     # -- data -------------------------------------------------------------------------
-    async def handle(self, messages: Sequence[SourceMessage]) -> dict[TopicPartition, int]:
-        """Process polled messages (in offset order per partition).
+    async def handle(
+        self, messages: Sequence[SourceMessage] | Mapping[TopicPartition, Sequence[Polled]]
+    ) -> dict[TopicPartition, int]:
+        """Process polled messages (in offset order per partition), a run per partition.
 
-        Returns the partitions that must wait for a spec, with the offset to seek back to.
+        ``messages`` is a list of messages or, as the consumer polls them, each
+        partition's records. Returns the partitions that must wait for a spec, with the
+        offset to seek back to.
         """
+        runs = messages if isinstance(messages, Mapping) else by_partition(messages)
         blocked: dict[TopicPartition, int] = {}
         async with self.lock:
             self._pending, self._tentative, self._handling = [], {}, True
             try:
-                await self._handle(messages, blocked)
+                for tp, run in runs.items():
+                    await self._handle_run(TopicPartition(*tp), run, blocked)
             finally:
                 self._handling = False
             await self._drain()
             await self._commit()
         return blocked
 
-    async def _handle(
-        self, messages: Sequence[SourceMessage], blocked: dict[TopicPartition, int]
+    async def _handle_run(
+        self, tp: TopicPartition, run: Sequence[Polled], blocked: dict[TopicPartition, int]
     ) -> None:
-        for msg in messages:
-            tp = msg.tp
-            if tp in blocked or tp not in self.owned:
-                continue
-            self.session_start.setdefault(tp, msg.offset)
-            entries = self.catalog.for_topic(msg.topic)
-            if not all(e.ready for e in entries):
-                blocked[tp] = msg.offset
-                continue
-            for entry in entries:
-                await self._check(entry, msg)
-            self._tentative[tp] = msg.offset
+        if not run or tp not in self.owned:
+            return
+        self.session_start.setdefault(tp, run[0].offset)
+        entries = self.catalog.for_topic(tp.topic)
+        if not all(e.ready for e in entries):
+            blocked[tp] = run[0].offset
+            return
+        offsets = [m.offset for m in run]
+        values = [m.value for m in run]
+        for entry in entries:
+            await self._check(entry, tp, offsets, values)
+        self._tentative[tp] = offsets[-1]
 
     async def flush_due(self) -> None:
         """Flush every lane whose oldest row waited ``flush_seconds`` (the timer's tick)."""
@@ -190,7 +203,7 @@ class IngestEngine:
 
     def buffered_rows(self) -> int:
         """Rows waiting in memory across lanes."""
-        return sum(len(lane.rows) for lane in self.lanes.values())
+        return sum(lane.row_count for lane in self.lanes.values())
 
     # -- internals (lock held) --------------------------------------------------------
     async def _lane(self, pipeline: str, tp: TopicPartition) -> Lane:
@@ -208,24 +221,43 @@ class IngestEngine:
         self.lanes[(pipeline, tp)] = lane
         return lane
 
-    async def _check(self, entry: PipelineEntry, msg: SourceMessage) -> None:
-        lane = await self._lane(entry.name, msg.tp)
-        if msg.offset <= lane.covered:
-            return  # already in a written batch
-        result = check_message(entry.checker, msg.value)
-        lane.last_offset = msg.offset
-        if isinstance(result, ValidRow):
-            assert entry.record is not None
-            lane.add(msg.offset, result, entry.record, self.clock())
-            self.metrics.records.labels(entry.name, "accepted").inc()
-            self.metrics.buffered_rows.labels(entry.name).inc()
-            if len(lane.rows) >= entry.spec.ingest.flush_rows:
+    async def _check(
+        self,
+        entry: PipelineEntry,
+        tp: TopicPartition,
+        offsets: list[int],
+        values: list[bytes | None],
+    ) -> None:
+        lane = await self._lane(entry.name, tp)
+        skip = bisect_right(offsets, lane.covered)  # already in a written batch
+        if skip == len(offsets):
+            return
+        offsets, values = offsets[skip:], values[skip:]
+        run = entry.checker.check(tp.partition, offsets, values)
+        assert entry.record is not None
+        self._count(entry.name, len(run.offsets), run.rejected)
+        for offset, value, problems in run.rejected:
+            msg = SourceMessage(tp.topic, tp.partition, offset, value)
+            self._pending.append(rejection_for(entry.name, entry.spec_version, msg, problems))
+        # Cut where one message at a time would have: a batch ends at its flush_rows-th row.
+        flush_rows, taken = entry.spec.ingest.flush_rows, 0
+        while taken < len(run.offsets):
+            size = min(flush_rows - lane.row_count, len(run.offsets) - taken)
+            lane.add(run.rows.slice(taken, size), run.offsets[taken], entry.record, self.clock())
+            self.metrics.buffered_rows.labels(entry.name).inc(size)
+            taken += size
+            if lane.row_count >= flush_rows:
+                lane.last_offset = run.offsets[taken - 1]
                 await self._flush(lane)
-        else:
-            self.metrics.records.labels(entry.name, "rejected").inc()
-            for problem in result:
-                self.metrics.rejections.labels(entry.name, problem.code).inc()
-            self._pending.append(rejection_for(entry.name, entry.spec_version, msg, result))
+        lane.last_offset = offsets[-1]
+
+    def _count(self, pipeline: str, accepted: int, rejected: list[Rejected]) -> None:
+        self.metrics.records.labels(pipeline, "accepted").inc(accepted)
+        if rejected:
+            self.metrics.records.labels(pipeline, "rejected").inc(len(rejected))
+            for refused in rejected:
+                for problem in refused.problems:
+                    self.metrics.rejections.labels(pipeline, problem.code).inc()
 
     async def _drain(self) -> None:
         """Publish pending rejections; then the messages handled so far are durable."""
@@ -236,7 +268,7 @@ class IngestEngine:
         self._tentative = {}
 
     async def _flush(self, lane: Lane) -> None:
-        if not lane.rows:
+        if not lane.row_count:
             return
         # A manifest says "every message up to last_offset is durable", so rejections
         # among those offsets must be acknowledged before it is written.
@@ -244,7 +276,7 @@ class IngestEngine:
         started = time.perf_counter()
         manifest = await asyncio.to_thread(write_batch, lane, self.store, self.manifests, utc_now())
         await self.publisher.publish([manifest.batch])
-        rows = len(lane.rows)
+        rows = lane.row_count
         lane.covered, lane.last_event = manifest.last_offset, manifest.batch
         lane.clear()
         if not self._handling:  # handle() commits once at its end, past this batch too
@@ -263,7 +295,7 @@ class IngestEngine:
     def _drop_lanes(self, which: Callable[[Lane], bool]) -> None:
         for key, lane in list(self.lanes.items()):
             if which(lane):
-                self.metrics.buffered_rows.labels(lane.pipeline).dec(len(lane.rows))
+                self.metrics.buffered_rows.labels(lane.pipeline).dec(lane.row_count)
                 del self.lanes[key]
 
     async def _commit(self) -> None:

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+import pyarrow as pa
+
 from continuum.contracts import DataBatchReady, OffsetRange, StoredObject, batch_id_for
 from continuum.ingest.manifest import LaneManifest, ManifestStore
 from continuum.ingest.parquet_batch import describe_parquet, encode_batch
-from continuum.ingest.validation import ValidRow
 from continuum.registry_client import PipelineSpecRecord
 from continuum.storage import ObjectStore, sha256_hex
 
@@ -57,7 +58,11 @@ class Lane:
     covered: int = -1
     """Last source offset in a written batch: messages up to here are skipped."""
     last_event: DataBatchReady | None = None
-    rows: list[tuple[int, ValidRow]] = field(default_factory=list)
+    chunks: list[pa.RecordBatch] = field(default_factory=list)
+    """Buffered rows (the batch schema, lineage included), in offset order."""
+    row_count: int = 0
+    first_offset: int | None = None
+    """Offset of the oldest buffered row."""
     record: PipelineSpecRecord | None = None
     """The spec the buffered rows were checked by."""
     last_offset: int = -1
@@ -65,21 +70,22 @@ class Lane:
     started_at: float | None = None
     """Monotonic time the oldest buffered row arrived (for time-based flushes)."""
 
-    @property
-    def first_offset(self) -> int | None:
-        """Offset of the oldest buffered row."""
-        return self.rows[0][0] if self.rows else None
-
-    def add(self, offset: int, row: ValidRow, record: PipelineSpecRecord, now: float) -> None:
-        """Buffer a valid row."""
-        if not self.rows:
+    def add(
+        self, rows: pa.RecordBatch, first_offset: int, record: PipelineSpecRecord, now: float
+    ) -> None:
+        """Buffer checked rows (``first_offset`` is the first one's source offset)."""
+        if not self.row_count:
             self.started_at = now
             self.record = record
-        self.rows.append((offset, row))
+            self.first_offset = first_offset
+        self.chunks.append(rows)
+        self.row_count += rows.num_rows
 
     def clear(self) -> None:
         """Forget the buffer (after a flush, or when giving the partition away)."""
-        self.rows = []
+        self.chunks = []
+        self.row_count = 0
+        self.first_offset = None
         self.started_at = None
 
 
@@ -91,20 +97,20 @@ def write_batch(
     Blocking (run it in a thread). Both writes are idempotent, so a flush retried after a
     crash with the same offsets yields the same batch id, bytes and event id.
     """
-    if not lane.rows or lane.record is None:
+    if not lane.row_count or lane.first_offset is None or lane.record is None:
         raise ValueError("nothing to write")
     spec = lane.record.spec
     ranges = [
         OffsetRange(
             topic=lane.tp.topic,
             partition=lane.tp.partition,
-            first=lane.rows[0][0],
+            first=lane.first_offset,
             last=lane.last_offset,
         )
     ]
     batch_id = batch_id_for(lane.pipeline, ranges)
     key = batch_key(lane.pipeline, batch_id)
-    encoded = encode_batch(spec, lane.tp.partition, lane.rows)
+    encoded = encode_batch(spec, lane.chunks)
     stats = encoded.stats
     try:
         stored = store.put(key, encoded.data)

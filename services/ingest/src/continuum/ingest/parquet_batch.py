@@ -1,4 +1,4 @@
-"""Valid rows -> the bytes of one immutable Parquet batch, with the numbers its event reports.
+"""Checked rows -> the bytes of one immutable Parquet batch, with the numbers its event reports.
 
 The Arrow schema comes from the spec, so every batch of a spec version has the same
 columns and types whatever the rows hold (an all-null column is still ``float64``):
@@ -24,7 +24,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from continuum.contracts import NumericFeature, PipelineSpec
-from continuum.ingest.validation import ValidRow
 
 SOURCE_PARTITION = "_source_partition"
 SOURCE_OFFSET = "_source_offset"
@@ -65,18 +64,13 @@ def arrow_schema(spec: PipelineSpec) -> pa.Schema:
     return pa.schema(fields)
 
 
-def encode_batch(
-    spec: PipelineSpec, partition: int, rows: Sequence[tuple[int, ValidRow]]
-) -> EncodedBatch:
-    """Parquet bytes of ``rows`` (``(offset, row)`` pairs, in offset order) from one partition."""
-    schema = arrow_schema(spec)
-    columns: dict[str, list[object]] = {name: [] for name in schema.names}
-    for offset, row in rows:
-        for name, value in row.values.items():
-            columns[name].append(value)
-        columns[SOURCE_PARTITION].append(partition)
-        columns[SOURCE_OFFSET].append(offset)
-    table = pa.Table.from_pydict(columns, schema=schema)
+def encode_batch(spec: PipelineSpec, chunks: Sequence[pa.RecordBatch]) -> EncodedBatch:
+    """Parquet bytes of ``chunks`` (checked rows of one partition with :func:`arrow_schema`).
+
+    The chunks are joined first, so the bytes depend on the rows alone, not on how the
+    polls that brought them were cut.
+    """
+    table = pa.Table.from_batches(chunks, schema=arrow_schema(spec)).combine_chunks()
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return EncodedBatch(data=sink.getvalue(), stats=stats_of(spec, table))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +23,24 @@ class SourceMessage:
     def tp(self) -> TopicPartition:
         """Its partition."""
         return TopicPartition(self.topic, self.partition)
+
+
+class Polled(Protocol):
+    """A polled record as the engine reads it (aiokafka's ``ConsumerRecord`` is one)."""
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+
+def by_partition(messages: Iterable[SourceMessage]) -> dict[TopicPartition, list[SourceMessage]]:
+    """``messages`` grouped by partition, each partition's in the given order."""
+    runs: dict[TopicPartition, list[SourceMessage]] = {}
+    for msg in messages:
+        runs.setdefault(msg.tp, []).append(msg)
+    return runs
 
 
 class EventPublisher(Protocol):
