@@ -39,6 +39,8 @@ def _number(value: Any) -> float:
 
 def coerce_features(spec: PipelineSpec, frame: pd.DataFrame) -> pd.DataFrame:
     """The feature columns of ``frame`` in spec order, typed (absent columns become missing)."""
+    # continuum.cli.bundle.predict (an exported bundle, which cannot import this) has a
+    # copy; libs/cli/tests/test_export.py holds the two to the same output.
     out: dict[str, Any] = {}
     for feature in spec.record_schema.features:
         column = frame[feature.name] if feature.name in frame.columns else None

@@ -55,6 +55,8 @@ def load_model(data: bytes, *, expected_sha256: str) -> Pipeline:
     Raises ``continuum.storage.IntegrityError`` for tampered bytes and
     :class:`UntrustedModelError` for types outside the allowlist.
     """
+    # An exported bundle's predict.py (continuum.cli.bundle) repeats these steps with
+    # ALLOWLIST as written into it at export: change them there too.
     verify(data, expected_sha256, "model artifact")
     refused = untrusted_types(data)
     if refused:
