@@ -42,6 +42,10 @@ def make_source_consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=max_records,
+        # Large fetches (aiokafka's default is 1 MiB per partition): the engine checks
+        # what a poll brings as one run, so bigger runs cost less per record.
+        max_partition_fetch_bytes=16 << 20,
+        fetch_max_bytes=64 << 20,
         # A pipeline's topic may be created after ingest subscribed to it; aiokafka only
         # sees it at the next metadata refresh (5 minutes by default).
         metadata_max_age_ms=int(metadata_refresh_seconds * 1000),
@@ -82,7 +86,9 @@ class KafkaEventPublisher:
         producer = AIOKafkaProducer(
             acks="all",
             enable_idempotence=True,
-            linger_ms=5,
+            # Every publish waits for its acks at once, so lingering only adds latency
+            # (a batch event per flush): what one publish sends goes out together anyway.
+            linger_ms=0,
             **client_options(self.settings, "continuum-ingest"),
         )
         try:

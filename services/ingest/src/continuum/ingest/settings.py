@@ -26,8 +26,9 @@ class IngestSettings(RegistryCallerSettings):
         description="Consumer group of continuum.pipelines.changed.",
     )
     poll_max_records: int = Field(
-        default=2000,
+        default=20_000,
         ge=1,
+        description="Most records one poll hands the engine (checked as one run per partition).",
     )
     tick_seconds: float = Field(
         default=0.25,
