@@ -181,3 +181,29 @@ def test_min_rows_above_window_rows_is_refused_at_training() -> None:
     assert "min_rows (200) is greater than window_rows (100)" in why
     assert parse_spec_yaml(MINIMAL + "training: {window_rows: 500, min_rows: 500}\n")
     assert parse_spec_yaml(MINIMAL + "training: {window_days: 1, min_rows: 5000}\n")
+
+
+def test_slice_evaluation_and_slice_regression_policy() -> None:
+    spec = parse_spec_yaml(MINIMAL)
+    assert spec.promotion.max_slice_regression is None  # off unless asked for
+    assert (spec.evaluation.slice_min_rows, spec.evaluation.slice_bins) == (100, 4)
+    strict = parse_spec_yaml(
+        MINIMAL.replace(
+            "promotion: {metric: roc_auc}",
+            "promotion: {metric: roc_auc, max_slice_regression: 0.05}\n"
+            "evaluation: {slice_min_rows: 50, slice_bins: 5, slice_flag_threshold: 0.02}",
+        )
+    )
+    assert strict.promotion.max_slice_regression == 0.05
+    assert strict.evaluation.slice_bins == 5
+    for extra, where in [
+        ("promotion: {metric: roc_auc, max_slice_regression: -0.1}", "max_slice_regression"),
+        ("evaluation: {slice_bins: 1}", "evaluation.slice_bins"),
+        ("evaluation: {slice_min_rows: 5}", "evaluation.slice_min_rows"),
+        ("evaluation: {slices: 3}", "evaluation.slices"),
+    ]:
+        text = MINIMAL.replace("promotion: {metric: roc_auc}", "")
+        if not extra.startswith("promotion"):
+            extra += "\npromotion: {metric: roc_auc}"
+        with pytest.raises(ValidationError, match=where.replace(".", r"\.")):
+            parse_spec_yaml(text + extra)

@@ -51,6 +51,13 @@ class ModelArtifacts(Contract):
             "the candidate and the champion on them itself. Runs before it existed have none."
         ),
     )
+    report: StoredObject | None = Field(
+        default=None,
+        description=(
+            "The run's error-analysis report (HTML): holdout quality, data summary and "
+            "drift against the training rows, and the slice table. Older runs have none."
+        ),
+    )
 
 
 class ModelTrained(Event):

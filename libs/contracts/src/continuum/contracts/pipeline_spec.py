@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from continuum.contracts.envelope import PipelineName
+from continuum.contracts.evaluation_policy import EvaluationPolicy
 
 Task = Literal["binary_classification", "regression"]
 
@@ -328,6 +329,14 @@ class PromotionPolicy(SpecModel):
     metric: str
     min_improvement: float = Field(default=0.0, ge=0)
     floor: float | None = Field(default=None, description="The candidate must reach this.")
+    max_slice_regression: float | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Refuse a candidate worse than the champion by more than this (metric units) on"
+            " any slice of the holdout (see evaluation:); unset, slices never refuse."
+        ),
+    )
 
     @model_validator(mode="after")
     def _metric_is_known(self) -> Self:
@@ -386,6 +395,7 @@ class PipelineSpec(SpecModel):
     promotion: PromotionPolicy
     monitoring: MonitoringPolicy = Field(default_factory=MonitoringPolicy)
     ingest: IngestPolicy = Field(default_factory=IngestPolicy)
+    evaluation: EvaluationPolicy = Field(default_factory=EvaluationPolicy)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
