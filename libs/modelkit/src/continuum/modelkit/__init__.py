@@ -27,7 +27,13 @@ from continuum.modelkit.loaded import (
     parquet_to_frame,
     read_reference_sample,
 )
-from continuum.modelkit.metrics import SEARCH_SCORING, score
+from continuum.modelkit.metrics import (
+    SEARCH_SCORING,
+    ModelOutputs,
+    metrics_of,
+    model_outputs,
+    score,
+)
 from continuum.modelkit.model_card import ModelCard, code_version, package_versions
 from continuum.modelkit.pipeline import (
     MODEL_STEP,
@@ -42,6 +48,12 @@ from continuum.modelkit.serialization import (
     dump_model,
     load_model,
     untrusted_types,
+)
+from continuum.modelkit.slices import (
+    SliceEvaluation,
+    SliceScore,
+    define_slices,
+    evaluate_slices,
 )
 from continuum.modelkit.spec_checks import SpecProblem, validate_model_spec
 from continuum.modelkit.training import (
@@ -64,7 +76,10 @@ __all__ = [
     "Holdout",
     "LoadedModel",
     "ModelCard",
+    "ModelOutputs",
     "Predictions",
+    "SliceEvaluation",
+    "SliceScore",
     "SpecProblem",
     "UntrustedModelError",
     "apply_window",
@@ -73,8 +88,10 @@ __all__ = [
     "build_reference_sample",
     "code_version",
     "coerce_features",
+    "define_slices",
     "dump_model",
     "estimator_class",
+    "evaluate_slices",
     "feature_columns",
     "fit",
     "frame_to_parquet",
@@ -83,6 +100,8 @@ __all__ = [
     "load_champion",
     "load_model",
     "make_estimator",
+    "metrics_of",
+    "model_outputs",
     "package_versions",
     "parquet_to_frame",
     "parse_event_times",

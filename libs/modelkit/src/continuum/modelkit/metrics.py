@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,15 +33,41 @@ SEARCH_SCORING: dict[str, str] = {
 """Each metric as a scikit-learn scorer name (greater is better), for the search."""
 
 
-def _classification(pipeline: Pipeline, frame: pd.DataFrame, y: Any) -> dict[str, float]:
-    y_true = np.asarray(y)
-    predicted = pipeline.predict(frame)
-    classes = list(pipeline.classes_)
+@dataclass(frozen=True)
+class ModelOutputs:
+    """What a model predicted for each row of a frame, kept to score any subset of rows.
+
+    ``predicted`` holds labels (classification) or values (regression); ``proba`` the
+    class probabilities in ``classes`` order, when the model gives them.
+    """
+
+    predicted: np.ndarray[Any, Any]
+    proba: np.ndarray[Any, Any] | None = None
+    classes: tuple[Any, ...] = ()
+
+    def rows(self, mask: np.ndarray[Any, Any]) -> ModelOutputs:
+        """The outputs of the rows selected by a boolean mask."""
+        proba = self.proba[mask] if self.proba is not None else None
+        return ModelOutputs(self.predicted[mask], proba, self.classes)
+
+
+def model_outputs(pipeline: Pipeline, frame: pd.DataFrame, task: Task) -> ModelOutputs:
+    """Predict once for ``frame`` (its model input columns)."""
+    predicted = np.asarray(pipeline.predict(frame))
+    if task == "regression":
+        return ModelOutputs(predicted.astype(float))
+    proba = pipeline.predict_proba(frame) if hasattr(pipeline, "predict_proba") else None
+    return ModelOutputs(predicted, proba, tuple(pipeline.classes_))
+
+
+def _classification(outputs: ModelOutputs, y_true: np.ndarray[Any, Any]) -> dict[str, float]:
+    classes = list(outputs.classes)
+    predicted = outputs.predicted
     out = {"accuracy": float(accuracy_score(y_true, predicted))}
     if len(classes) == 2:
         out["f1"] = float(f1_score(y_true, predicted, pos_label=classes[1], zero_division=0))
-    if hasattr(pipeline, "predict_proba"):
-        proba = pipeline.predict_proba(frame)
+    if outputs.proba is not None:
+        proba = outputs.proba
         out["log_loss"] = float(log_loss(y_true, proba, labels=classes))
         # ROC AUC is undefined when the holdout holds a single class: leave it out
         # rather than report a number that means nothing.
@@ -49,9 +76,8 @@ def _classification(pipeline: Pipeline, frame: pd.DataFrame, y: Any) -> dict[str
     return out
 
 
-def _regression(pipeline: Pipeline, frame: pd.DataFrame, y: Any) -> dict[str, float]:
-    y_true = np.asarray(y, dtype=float)
-    predicted = pipeline.predict(frame)
+def _regression(outputs: ModelOutputs, y_true: np.ndarray[Any, Any]) -> dict[str, float]:
+    predicted = outputs.predicted
     out = {
         "rmse": float(math.sqrt(mean_squared_error(y_true, predicted))),
         "mae": float(mean_absolute_error(y_true, predicted)),
@@ -61,14 +87,21 @@ def _regression(pipeline: Pipeline, frame: pd.DataFrame, y: Any) -> dict[str, fl
     return out
 
 
+def metrics_of(outputs: ModelOutputs, y: Any, task: Task) -> dict[str, float]:
+    """Every metric of ``task`` defined on these rows (finite values only)."""
+    if len(outputs.predicted) == 0:
+        return {}
+    raw = (
+        _classification(outputs, np.asarray(y))
+        if task != "regression"
+        else _regression(outputs, np.asarray(y, dtype=float))
+    )
+    wanted = METRICS_BY_TASK[task]
+    return {name: raw[name] for name in wanted if name in raw and math.isfinite(raw[name])}
+
+
 def score(pipeline: Pipeline, frame: pd.DataFrame, y: Any, task: Task) -> dict[str, float]:
     """Every metric of ``task`` that is defined on this holdout (finite values only)."""
     if len(frame) == 0:
         return {}
-    raw = (
-        _classification(pipeline, frame, y)
-        if task != "regression"
-        else _regression(pipeline, frame, y)
-    )
-    wanted = METRICS_BY_TASK[task]
-    return {name: raw[name] for name in wanted if name in raw and math.isfinite(raw[name])}
+    return metrics_of(model_outputs(pipeline, frame, task), y, task)

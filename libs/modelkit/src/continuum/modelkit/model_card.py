@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from continuum.contracts import DataVersion, Task, utc_now
+from continuum.modelkit.slices import SliceEvaluation
 
 PACKAGES = ("scikit-learn", "skops", "numpy", "pandas", "pyarrow", "scipy", "continuum-modelkit")
 
@@ -84,6 +85,9 @@ class ModelCard(BaseModel):
     train_time_range: tuple[datetime, datetime] | None = None
     holdout_time_range: tuple[datetime, datetime] | None = None
     durations_seconds: dict[str, float] = Field(default_factory=dict)
+    slices: SliceEvaluation | None = Field(
+        default=None, description="Candidate and champion per slice of the holdout, flags."
+    )
     package_versions: dict[str, str] = Field(default_factory=_package_versions)
     code_version: str = Field(default_factory=_code_version)
     created_at: datetime = Field(default_factory=utc_now)
