@@ -5,7 +5,8 @@ tools there): the SCRAM users are added when the storage is formatted (``kafka-s
 format --add-scram``, so the first start of a data dir fixes them), and the ACLs are
 created through the Admin API (CreateAcls) as the super user once the broker serves.
 
-Listeners: clients and the broker itself use ``SASL_PLAINTEXT`` with SCRAM-SHA-512; the
+Listeners: clients and the broker itself use ``SASL_PLAINTEXT`` with SCRAM-SHA-512 (the
+admin may also log in there with SASL/PLAIN, as compose's ``kafka-setup`` job does); the
 controller listener uses SASL/PLAIN with the admin's static credentials (SCRAM cannot
 authenticate there: its credentials live in the metadata the controller serves), so no
 listener lets an anonymous client in.
@@ -80,9 +81,14 @@ class ScramSecurity:
             f"inter.broker.listener.name={LISTENER}",
             f"listener.security.protocol.map=CONTROLLER:{LISTENER},{LISTENER}:{LISTENER}",
             f"sasl.enabled.mechanisms={MECHANISM}",
+            f"listener.name.{LISTENER.lower()}.sasl.enabled.mechanisms={MECHANISM},PLAIN",
             f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
             f"listener.name.{LISTENER.lower()}.{MECHANISM.lower()}.sasl.jaas.config={scram} "
             f'required username="{admin}" password="{secret}";',
+            # PLAIN knows the admin alone: how compose's setup job logs in to create the
+            # SCRAM users (no SCRAM credential exists before it runs).
+            f"listener.name.{LISTENER.lower()}.plain.sasl.jaas.config={plain} required "
+            f'username="{admin}" password="{secret}" user_{admin}="{secret}";',
             "sasl.mechanism.controller.protocol=PLAIN",
             "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
             f"listener.name.controller.plain.sasl.jaas.config={plain} required "
