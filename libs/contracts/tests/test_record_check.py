@@ -120,6 +120,19 @@ def test_categorical_is_a_string_from_the_closed_set() -> None:
     assert ok(check_record(spec(), {**GOOD, "colour": None})).values["colour"] is None
 
 
+def test_text_that_cannot_be_stored_is_refused() -> None:
+    # JSON can spell an unpaired surrogate; Parquet, Kafka and HTTP bodies cannot carry it.
+    free = [{"name": "carrier", "type": "categorical"}]
+    for record, field in (
+        ({**GOOD, "carrier": "AA\ud800"}, "carrier"),
+        ({**GOOD, "carrier": "AA", "id": "f-\udfff"}, "id"),
+    ):
+        assert codes(check_record(spec(features=free), record)) == [
+            (field, "type", "string_unicode")
+        ]
+    assert ok(check_record(spec(features=free), {**GOOD, "carrier": "Zürich ✈"}))
+
+
 @pytest.mark.parametrize(("value", "label"), [(True, 1), (False, 0), (0, 0), (1.0, 1)])
 def test_binary_labels_are_ints(value: Any, label: int) -> None:
     assert ok(check_record(spec(), {**GOOD, "y": value})).values["y"] == label

@@ -161,10 +161,30 @@ class CategoricalRule(ColumnRule):
         if not isinstance(value, str):
             message = f"Input should be a valid string, not {_type_name(value)}"
             return RecordProblem(self.name, TYPE, "string_type", message, value)
+        if not _is_text(value):
+            return _not_text(self.name, value)
         if self.allowed is not None and value not in self.allowed:
             message = f"Input should be {self.allowed_text}, got {value[:100]!r}"
             return RecordProblem(self.name, CATEGORY, "enum", message, value)
         return value
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be stored as UTF-8: JSON may spell an unpaired surrogate
+    (``"\\ud800"``), which no Parquet file, Kafka header or HTTP body can carry."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_text(name: str, value: str) -> RecordProblem:
+    message = "Input should be valid Unicode text, got an unpaired surrogate (\\ud800-\\udfff)"
+    shown = value.encode("utf-8", "replace").decode()  # the surrogate as "?"
+    return RecordProblem(name, TYPE, "string_unicode", message, shown)
 
 
 def _one_of(values: list[str]) -> str:
@@ -231,7 +251,7 @@ class EntityIdRule(ColumnRule):
 
     def typed(self, value: Any) -> Any:
         if isinstance(value, str):
-            return value
+            return value if _is_text(value) else _not_text(self.name, value)
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         message = f"Input should be a string or an integer id, not {_type_name(value)}"

@@ -137,14 +137,7 @@ class BatchChecker:
         if isinstance(rule, NumericRule) and kinds <= _NUMBERS:
             fast = _numeric(rule, column, type(None) in kinds)
         elif isinstance(rule, CategoricalRule | EntityIdRule) and kinds <= _STRINGS:
-            array = pa.array(column, pa.string())
-            flagged = np.zeros(len(column), dtype=bool)
-            if rule.name in self._allowed:
-                inside = pc.is_in(array, value_set=self._allowed[rule.name])
-                flagged = ~inside.to_numpy(zero_copy_only=False)
-                if array.null_count:  # a null is not outside the set (nullability is below)
-                    flagged &= ~array.is_null().to_numpy(zero_copy_only=False)
-            fast = array, flagged
+            fast = self._strings(rule, column)
         elif isinstance(rule, BinaryLabelRule) and kinds <= _INTS:
             fast = _labels(rule, column, type(None) in kinds)
         if fast is not None:
@@ -153,6 +146,21 @@ class BatchChecker:
                 flagged = flagged | array.is_null().to_numpy(zero_copy_only=False)
             return array, flagged
         return _by_rule(rule, column, arrow_type)
+
+    def _strings(self, rule: ColumnRule, column: list[Any]) -> tuple[pa.Array, np.ndarray] | None:
+        """Plain strings with Arrow; ``None`` (the rule decides) when one is not valid
+        Unicode text (an unpaired surrogate that Arrow cannot encode)."""
+        try:
+            array = pa.array(column, pa.string())
+        except (UnicodeError, pa.ArrowException):
+            return None
+        flagged = np.zeros(len(column), dtype=bool)
+        if rule.name in self._allowed:
+            inside = pc.is_in(array, value_set=self._allowed[rule.name])
+            flagged = ~inside.to_numpy(zero_copy_only=False)
+            if array.null_count:  # a null is not outside the set (nullability is below)
+                flagged &= ~array.is_null().to_numpy(zero_copy_only=False)
+        return array, flagged
 
 
 def _numeric(
