@@ -5,7 +5,8 @@
 #   system: Java 17+ and Maven (to resolve Apache Kafka from Maven Central), kcat (a
 #           Kafka client we did not write, used by tests), PostgreSQL server binaries
 #           (registry store tests start a throwaway server), Prometheus and promtool
-#           (the dashboards/alerts test scrapes the loop with a real Prometheus)
+#           (the dashboards/alerts test scrapes the loop with a real Prometheus), Chromium
+#           (a test renders a model's HTML report headless and screenshots it)
 #   python: uv (into ~/.local/bin), then `uv sync --all-packages --locked`: every workspace
 #           package, so the `continuum` command exists
 #   kafka:  the broker's jars, resolved once into ~/.cache/continuum/kafka
@@ -32,6 +33,7 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

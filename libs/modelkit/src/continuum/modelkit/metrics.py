@@ -46,7 +46,7 @@ class ModelOutputs:
     classes: tuple[Any, ...] = ()
 
     def rows(self, mask: np.ndarray[Any, Any]) -> ModelOutputs:
-        """The outputs of the rows selected by a boolean mask."""
+        """The outputs of the rows a boolean mask (or an array of positions) selects."""
         proba = self.proba[mask] if self.proba is not None else None
         return ModelOutputs(self.predicted[mask], proba, self.classes)
 

@@ -61,5 +61,6 @@ async def prepare_job(
         champion=champion_ref,
         triggers=tuple(run.triggers),
         reference_max_rows=settings.reference_max_rows,
+        report_max_rows=settings.report_max_rows,
         threads=settings.worker_threads,
     )

@@ -74,6 +74,9 @@ class TrainingJob(_Frozen):
     champion: ChampionRef | None = None
     triggers: tuple[TriggerRef, ...] = Field(min_length=1)
     reference_max_rows: int = Field(ge=1)
+    report_max_rows: int = Field(
+        default=2000, ge=0, description="Rows per side in the run's report; 0: no report."
+    )
     threads: int = Field(ge=1, description="OpenMP/BLAS threads the worker may use.")
 
     def to_json(self) -> str:

@@ -36,6 +36,11 @@ class TrainerSettings(RegistryCallerSettings):
         default=5000,
         ge=10,
     )
+    report_max_rows: int = Field(
+        default=2000,
+        ge=0,
+        description="Training and holdout rows sampled into each run's HTML report; 0: none.",
+    )
     worker_threads: int = Field(
         default=1,
         ge=1,

@@ -24,21 +24,20 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from continuum.contracts import DataVersion, ModelArtifacts, StoredObject
 from continuum.modelkit import (
     EVENT_TIME_COLUMN,
+    Holdout,
     ModelCard,
     apply_window,
     build_reference_sample,
     dump_model,
-    feature_columns,
     fit,
     frame_to_parquet,
     labelled_rows,
-    load_champion,
     load_model,
-    score,
     target_values,
     time_holdout,
 )
 from continuum.storage import ObjectStore, get_verified, open_store, sha256_hex
+from continuum.trainer.evaluation import evaluate_holdout
 from continuum.trainer.jobs import JobBatch, TrainFn, TrainingJob, TrainingResult
 
 logger = logging.getLogger("continuum.trainer.worker")
@@ -56,6 +55,7 @@ def artifact_keys(pipeline: str, run_id: str) -> dict[str, str]:
         "reference_sample": f"{prefix}/reference.parquet",
         "model_card": f"{prefix}/model_card.json",
         "holdout": f"{prefix}/holdout.parquet",
+        "report": f"{prefix}/report.html",
     }
 
 
@@ -97,21 +97,6 @@ def _read_batches(
     return pd.concat(frames, ignore_index=True), used, skipped
 
 
-def _champion_metrics(
-    job: TrainingJob, artifacts_store: ObjectStore, holdout: pd.DataFrame, y: pd.Series
-) -> tuple[dict[str, float], str | None]:
-    champion = job.champion
-    if champion is None:
-        return {}, None
-    try:
-        loaded = load_champion(artifacts_store, champion.artifacts, champion.spec, champion.version)
-        inputs = feature_columns(champion.spec, holdout)
-        return score(loaded.pipeline, inputs, y, champion.spec.task), None
-    except Exception as exc:  # the champion failing to score must not sink the candidate
-        logger.warning("champion v%s could not be scored: %s", champion.version, exc)
-        return {}, f"{type(exc).__name__}: {exc}"
-
-
 def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(json.dumps(value, default=str))
     return result
@@ -138,6 +123,9 @@ def die_with_parent() -> None:
 
 def warm_up() -> bool:
     """Run once in a fresh worker so its first real run does not pay for the imports."""
+    from continuum.trainer.report import import_evidently
+
+    import_evidently()
     return True
 
 
@@ -201,12 +189,12 @@ def _train(job: TrainingJob) -> TrainingResult:
     durations["fit_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    metrics = score(pipeline, feature_columns(spec, split.test), split.y_test, spec.task)
-    champion_metrics, champion_error = _champion_metrics(
-        job, artifacts_store, split.test, split.y_test
+    scored = evaluate_holdout(
+        spec, pipeline, job.champion, artifacts_store, split.test, split.y_test
     )
-    if champion_error:
-        search["champion_error"] = champion_error
+    metrics, champion_metrics = scored.metrics, scored.champion_metrics
+    if scored.champion_error:
+        search["champion_error"] = scored.champion_error
     durations["score_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -217,7 +205,6 @@ def _train(job: TrainingJob) -> TrainingResult:
     # picks its own inputs): the registry scores them itself rather than trust our figures.
     _put_once(artifacts_store, keys["holdout"], frame_to_parquet(split.test))
     durations["write_seconds"] = time.perf_counter() - t0
-    durations["total_seconds"] = time.perf_counter() - started
 
     times = split.train[EVENT_TIME_COLUMN], split.test[EVENT_TIME_COLUMN]
     counts = split.class_counts(spec)
@@ -243,7 +230,11 @@ def _train(job: TrainingJob) -> TrainingResult:
         train_time_range=(times[0].min().to_pydatetime(), times[0].max().to_pydatetime()),
         holdout_time_range=(times[1].min().to_pydatetime(), times[1].max().to_pydatetime()),
         durations_seconds=durations,
+        slices=scored.slices,
     )
+    card = _write_report(job, card, pipeline, split, artifacts_store, keys["report"])
+    durations = dict(card.durations_seconds, total_seconds=time.perf_counter() - started)
+    card = card.model_copy(update={"durations_seconds": durations})
     # The card goes last: its presence says the run's artifacts are complete.
     _put_once(artifacts_store, keys["model_card"], card.to_json_bytes())
     logger.info(
@@ -258,6 +249,38 @@ def _train(job: TrainingJob) -> TrainingResult:
     return _result(artifacts_store, keys)
 
 
+def _write_report(
+    job: TrainingJob,
+    card: ModelCard,
+    pipeline: Any,
+    split: Holdout,
+    store: ObjectStore,
+    key: str,
+) -> ModelCard:
+    """Store the run's HTML report; a report that fails is noted on the card, not fatal."""
+    if job.report_max_rows == 0 or store.exists(key):
+        return card
+    from continuum.trainer.report import build_report
+
+    t0 = time.perf_counter()
+    try:
+        data = build_report(
+            job.spec,
+            card,
+            pipeline,
+            (split.train, split.y_train),
+            (split.test, split.y_test),
+            job.report_max_rows,
+        )
+        _put_once(store, key, data)
+    except Exception as exc:  # the report is an extra: the model is still good
+        logger.warning("run %s: report failed: %s", job.run_id, exc)
+        search = dict(card.search) | {"report_error": f"{type(exc).__name__}: {exc}"[:500]}
+        card = card.model_copy(update={"search": search})
+    durations = dict(card.durations_seconds, report_seconds=time.perf_counter() - t0)
+    return card.model_copy(update={"durations_seconds": durations})
+
+
 def _result(store: ObjectStore, keys: dict[str, str]) -> TrainingResult:
     artifacts = ModelArtifacts(
         model=_stored(store, keys["model"]),
@@ -265,6 +288,7 @@ def _result(store: ObjectStore, keys: dict[str, str]) -> TrainingResult:
         model_card=_stored(store, keys["model_card"]),
         # A run resumed from before holdouts were stored has none.
         holdout=_stored(store, keys["holdout"]) if store.exists(keys["holdout"]) else None,
+        report=_stored(store, keys["report"]) if store.exists(keys["report"]) else None,
     )
     card = ModelCard.model_validate_json(get_verified(store, artifacts.model_card))
     return TrainingResult(artifacts=artifacts, card=card)
