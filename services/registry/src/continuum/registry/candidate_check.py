@@ -11,17 +11,20 @@ cannot be scored and is rejected (``not_scored``).
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from continuum.contracts import ModelArtifacts, PipelineSpec
-from continuum.registry.gate import GateCode, Measured
+from continuum.registry.gate import GateCode, Measured, SliceScores
 from continuum.storage import ObjectStore, get_verified
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from continuum.modelkit import LoadedModel
+    from continuum.modelkit import LoadedModel, ModelOutputs
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_HOLDOUT_ROWS = 50_000
 
@@ -77,13 +80,20 @@ class ArtifactCandidateScorer:
         self, artifacts: ModelArtifacts, spec: PipelineSpec, champion: ChampionModel | None
     ) -> Measured:
         """Blocking (file reads, skops, sklearn): call it from a worker thread."""
-        from continuum.modelkit import feature_columns, load_champion, score, target_values
+        from continuum.modelkit import (
+            feature_columns,
+            load_champion,
+            metrics_of,
+            model_outputs,
+            target_values,
+        )
 
         model = self._check(artifacts, spec)
         holdout, total = self._holdout(artifacts)
         try:
             y = target_values(spec, holdout)
-            candidate = score(model.pipeline, feature_columns(spec, holdout), y, spec.task)
+            mine = model_outputs(model.pipeline, feature_columns(spec, holdout), spec.task)
+            candidate = metrics_of(mine, y, spec.task)
         except Exception as exc:  # a holdout the candidate's spec cannot read
             raise NotScoredError(
                 f"scoring the holdout failed: {type(exc).__name__}: {exc}"
@@ -94,11 +104,13 @@ class ArtifactCandidateScorer:
         try:
             loaded = load_champion(self.store, champion.artifacts, champion.spec, champion.version)
             inputs = feature_columns(champion.spec, holdout)
-            scores = score(loaded.pipeline, inputs, y, champion.spec.task)
+            theirs = model_outputs(loaded.pipeline, inputs, champion.spec.task)
+            scores = metrics_of(theirs, y, champion.spec.task)
         except Exception as exc:  # the champion failing must not sink the candidate
             error = f"{type(exc).__name__}: {exc}"[:300]
             return Measured(candidate, len(holdout), total, champion_error=error)
-        return Measured(candidate, len(holdout), total, champion=scores)
+        slices = _slices(spec, holdout, y, mine, theirs)
+        return Measured(candidate, len(holdout), total, champion=scores, slices=slices)
 
     def _check(self, artifacts: ModelArtifacts, spec: PipelineSpec) -> LoadedModel:
         from continuum.modelkit import load_champion, read_reference_sample
@@ -137,3 +149,24 @@ class ArtifactCandidateScorer:
             # Seeded, so a redelivered event is scored on the same rows (same decision).
             frame = frame.sample(n=self.max_rows, random_state=0).sort_index()
         return frame.reset_index(drop=True), total
+
+
+def _slices(
+    spec: PipelineSpec,
+    holdout: pd.DataFrame,
+    y: pd.Series,
+    candidate: ModelOutputs,
+    champion: ModelOutputs,
+) -> tuple[SliceScores, ...]:
+    """Both models on every slice of the holdout (the candidate's spec's ``evaluation:``)."""
+    from continuum.modelkit import evaluate_slices
+
+    try:
+        evaluation = evaluate_slices(spec, holdout, y, candidate, champion)
+    except Exception:  # a slice table the registry cannot compute must not sink the gate
+        logger.exception("slice evaluation failed; the gate goes on without slices")
+        return ()
+    return tuple(
+        SliceScores(s.name, s.rows, dict(s.metrics), dict(s.champion_metrics))
+        for s in evaluation.slices
+    )

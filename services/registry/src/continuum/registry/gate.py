@@ -21,9 +21,22 @@ GateCode = Literal[
     "metric_missing",
     "load_failed",
     "not_scored",
+    "slice_regression",
 ]
 """Short reason codes (the ``reason`` label of the gate metric). ``not_scored``: the
-registry could not score the candidate itself (no holdout, unreadable, too slow)."""
+registry could not score the candidate itself (no holdout, unreadable, too slow).
+``slice_regression``: better overall, but worse than the champion on a slice of the
+holdout by more than ``promotion.max_slice_regression``."""
+
+
+@dataclass(frozen=True, slots=True)
+class SliceScores:
+    """Both models' metrics on one slice of the holdout (``name`` is ``feature=value``)."""
+
+    name: str
+    rows: int
+    candidate: dict[str, float]
+    champion: dict[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +53,8 @@ class Measured:
     holdout_rows: int
     champion: dict[str, float] | None = None
     champion_error: str | None = None
+    slices: tuple[SliceScores, ...] = ()
+    """Every slice of the holdout (the spec's ``evaluation:``), when the champion was scored."""
 
     @property
     def sampled(self) -> bool:
@@ -128,6 +143,35 @@ def decide(
     )
     # A tie is not an improvement: min_improvement 0 still needs a strictly better score.
     improved = gain >= policy.min_improvement and gain > 0
-    if improved:
-        return GateResult("promoted", "improved", f"improved: {comparison}{suffix()}")
-    return rejected("not_improved", f"not improved: {comparison}{suffix()}")
+    if not improved:
+        return rejected("not_improved", f"not improved: {comparison}{suffix()}")
+    if policy.max_slice_regression is not None:
+        if measured.champion is None:
+            extra.append("slices not checked: the champion was not scored on this holdout")
+        elif regressed := worst_slice(measured.slices, metric, policy.max_slice_regression):
+            return rejected("slice_regression", f"{regressed}; overall {comparison}{suffix()}")
+    return GateResult("promoted", "improved", f"improved: {comparison}{suffix()}")
+
+
+def worst_slice(slices: Sequence[SliceScores], metric: str, allowed: float) -> str | None:
+    """The slice where the candidate trails the champion most, if by more than ``allowed``.
+
+    Returned as the reason's sentence, e.g. ``slice origin=JFK: roc_auc 0.61 vs champion
+    0.70 (-0.09, more than 0.05 worse)``.
+    """
+    higher = HIGHER_IS_BETTER[metric]
+    worst: tuple[float, SliceScores, float, float] | None = None
+    for item in slices:
+        mine, theirs = item.candidate.get(metric), item.champion.get(metric)
+        if mine is None or theirs is None:
+            continue
+        loss = theirs - mine if higher else mine - theirs
+        if worst is None or loss > worst[0]:
+            worst = (loss, item, mine, theirs)
+    if worst is None or worst[0] <= allowed:
+        return None
+    loss, item, mine, theirs = worst
+    return (
+        f"slice {item.name} ({item.rows} rows): {metric} {mine:.4g} vs champion {theirs:.4g} "
+        f"({-loss:+.4g}, more than {allowed:g} worse)"
+    )
