@@ -146,6 +146,14 @@ class RegistryClient:
             f"/v1/pipelines/{pipeline}/models/{version}", ModelVersionRecord
         )
 
+    async def get_report(self, pipeline: str, version: int) -> bytes:
+        """The version's HTML error-analysis report (the registry checks its sha256).
+
+        Raises :class:`RegistryError` (404) when the version has no report.
+        """
+        response = await self._request("GET", f"/v1/pipelines/{pipeline}/models/{version}/report")
+        return response.content
+
     async def get_champion(self, pipeline: str) -> ModelVersionRecord | None:
         """The version serving should answer with, or ``None`` before the first promotion."""
         return await self._get_or_none(f"/v1/pipelines/{pipeline}/champion", ModelVersionRecord)

@@ -43,6 +43,7 @@ from continuum.runtime import (
     broker_connected,
     retrying,
 )
+from continuum.storage import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,8 @@ def app_for(parts: RegistryParts) -> FastAPI:
     app.state.token = settings.api_token
     app.state.broker = broker
     app.state.metrics_registry = registry
+    # Reports are read from the artifact store the runs wrote them to (sha256-checked).
+    app.state.artifacts = open_store(settings.artifact_root)
     for router in (pipelines.router, models.router, audit.router):
         app.include_router(router)
     _error_handlers(app)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+import asyncio
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import HTMLResponse
 
 from continuum.registry.api.deps import Authorized, PipelinePath, Service, VersionPath
 from continuum.registry_client import ModelVersionRecord, PromoteRequest, RollbackRequest
+from continuum.storage import IntegrityError, ObjectStore, get_verified
 
 router = APIRouter(prefix="/v1/pipelines/{name}", tags=["models"])
 
@@ -31,6 +35,31 @@ async def get_model(
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{name} has no version {version}")
     return record
+
+
+@router.get("/models/{version}/report", response_class=HTMLResponse)
+async def get_report(
+    name: PipelinePath, version: VersionPath, service: Service, request: Request
+) -> HTMLResponse:
+    """The version's error-analysis report (HTML), checked against its recorded sha256.
+
+    404 for a version without one (runs from before reports, or whose report failed);
+    502 when the stored bytes do not match the sha256 the run recorded.
+    """
+    record = await get_model(name, version, service)
+    report = record.artifacts.report
+    if report is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{name} v{version} has no report")
+    store: ObjectStore = request.app.state.artifacts
+    try:
+        data = await asyncio.to_thread(get_verified, store, report)
+    except IntegrityError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=str(exc)) from exc
+    except (FileNotFoundError, KeyError) as exc:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail=f"{name} v{version}: report missing from the store"
+        ) from exc
+    return HTMLResponse(data.decode("utf-8", errors="replace"))
 
 
 @router.get("/champion")
