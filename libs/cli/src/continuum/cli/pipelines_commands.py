@@ -250,3 +250,40 @@ def rollback(
         out.print(f"{name}: rolled back to v{record.version}", highlight=False)
 
     _run(_rollback)
+
+
+@app.command()
+def report(
+    name: str,
+    version: VersionArgument,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", dir_okay=False, help="Save the report's HTML here.")
+    ] = None,
+    open_it: Annotated[bool, typer.Option("--open", help="Open it in a web browser.")] = False,
+    registry: RegistryOption = "http://127.0.0.1:8100",
+) -> None:
+    """A model version's error-analysis report (HTML): its link, saved with --out, or --open."""
+    url = f"{registry.rstrip('/')}/v1/pipelines/{name}/models/{version}/report"
+
+    async def _report() -> None:
+        import tempfile
+        import webbrowser
+
+        from continuum.registry_client import RegistryClient
+
+        async with RegistryClient(registry) as client:
+            page = await client.get_report(name, version)  # checked by the registry's sha256
+        target = out_file
+        if target is None and open_it:
+            handle, path = tempfile.mkstemp(prefix=f"{name}-v{version}-", suffix=".html")
+            os.close(handle)
+            target = Path(path)
+        if target is not None:
+            target.write_bytes(page)
+            out.print(f"{name} v{version}: report saved to {target} ({len(page):,} bytes)")
+        else:
+            out.print(f"{name} v{version}: report at {url} ({len(page):,} bytes)")
+        if open_it and target is not None:
+            webbrowser.open(target.resolve().as_uri())
+
+    _run(_report)
