@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,3 +118,44 @@ def test_no_report_when_its_rows_are_zero() -> None:
     result = runs.train(report_max_rows=0)
     assert result.artifacts.report is None
     assert result.card.slices is not None  # slices do not depend on the report
+
+
+def test_the_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+    """Evidently's part is drawn by its script: the browser's DOM must hold its tables and
+    charts, not only the HTML as stored. Chromium comes from scripts/setup.sh."""
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is missing: run scripts/setup.sh"
+    runs = Runs(_spec())
+    runs.add(600)
+    result = runs.train(report_max_rows=300)
+    assert result.artifacts.report is not None
+    page = tmp_path / "report.html"
+    page.write_bytes(get_verified(runs.artifacts, result.artifacts.report))
+    stored = page.read_text()
+
+    def browse(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",  # root in CI containers
+                "--disable-gpu",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--virtual-time-budget=10000",  # let the page's script finish drawing
+                *args,
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+
+    dom = browse("--dump-dom").stdout
+    assert "<td>origin=JFK</td>" in dom
+    assert dom.count("<table") > stored.count("<table") + 3  # Evidently's tables, drawn
+    assert dom.count("<svg") > stored.count("<svg") + 10  # and its charts
+    shot = tmp_path / "report.png"
+    browse("--window-size=1280,1600", "--hide-scrollbars", f"--screenshot={shot}")
+    png = shot.read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 50_000  # a drawn page, not a blank one

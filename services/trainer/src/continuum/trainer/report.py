@@ -161,10 +161,12 @@ def slice_table(slices: SliceEvaluation) -> str:
     for item in slices.slices:
         gap = slices.regression(item)
         mine, theirs = item.metrics.get(slices.metric), item.champion_metrics.get(slices.metric)
+        # Signed like the metric's gain; rounded first so a tie never prints as -0.0000.
+        versus = "" if gap is None else f"{round(-gap, 4) + 0.0:+.4f}"
         rows.append(
             f"<tr class='{'flagged' if item.flags else ''}'>"
             f"<td>{html.escape(item.name)}</td><td>{item.rows}</td><td>{_num(mine)}</td>"
-            f"<td>{_num(theirs)}</td><td>{'' if gap is None else f'{-gap:+.4f}'}</td>"
+            f"<td>{_num(theirs)}</td><td>{versus}</td>"
             f"<td>{html.escape(', '.join(item.flags))}</td></tr>"
         )
     return (
