@@ -131,6 +131,32 @@ def test_a_rejected_run_on_a_changed_stream_is_retried_once_the_window_turned_ov
     assert not any(d.retrain for d in after)
 
 
+def _promoted(policy: CostAwarePolicy, state: PolicyState, score: float) -> PolicyState:
+    return policy.on_trained(
+        state,
+        candidate_score=score,
+        candidate_std_error=0.01,
+        champion_score=score - 0.05,
+        promoted=True,
+        version=2,
+        rows_train=8000,
+    )
+
+
+def test_a_promotion_resets_a_lucky_reference_but_not_after_a_change() -> None:
+    # The first model's small holdout scored 0.86 by luck; a fresh model reaches 0.85.
+    policy = _policy()
+    lucky = _deployed(policy, 0.86)
+    state = _promoted(policy, lucky, 0.85)
+    assert state.reference == pytest.approx(0.85 - 0.75 * 0.01)
+    _, decisions = _feed(policy, state, [0.845, 0.85, 0.84, 0.85] * 5)
+    assert not any(d.retrain for d in decisions)
+    # Far below the reference (a candidate trained just after the concept changed, its
+    # window mostly old data): the reference stays, so later windows still count as loss.
+    state = _promoted(policy, lucky, 0.55)
+    assert state.reference == pytest.approx(0.86)
+
+
 def test_runs_that_measured_a_gain_teach_a_staleness_rate() -> None:
     policy = _policy()
     state = _deployed(policy)

@@ -90,10 +90,12 @@ class CostAwarePolicy:
         """A run finished: the account starts over, the reference learns from the run.
 
         Promoted: a fresh model reaches at least its holdout score less ``noise_z``
-        standard errors; the reference never drops on a promotion, because a candidate
-        trained just after a change (its window still mostly old data) scores low for a
-        reason a later retrain removes. Rejected: the champion scored as well as a fresh
-        model on the newest data, so that score is what it should be held to.
+        standard errors, and that is the new reference; but when the candidate falls far
+        short of the old reference (see :meth:`_fell_short`) it keeps the higher one,
+        because a candidate trained just after a change (its window still mostly old data)
+        scores low for a reason a later retrain removes. Rejected: the champion scored as
+        well as a fresh model on the newest data, so that score is what it should be held
+        to (unless the stream changed: then the next run waits; see the module docstring).
         """
         gain_sum, age_sum = state.gain_sum, state.age_sum
         if champion_score is not None and candidate_score is not None and not growth:
@@ -107,7 +109,12 @@ class CostAwarePolicy:
             bound = candidate_score - self.sign * self.noise_z * candidate_std_error
         if promoted:
             reference = bound
-            if state.reference is not None and bound is not None:
+            if (
+                state.reference is not None
+                and bound is not None
+                and candidate_score is not None
+                and self._fell_short(state, candidate_score, candidate_std_error)
+            ):
                 reference = max(bound * self.sign, state.reference * self.sign) * self.sign
             return PolicyState(
                 champion_version=version,
@@ -120,13 +127,7 @@ class CostAwarePolicy:
         reference, hold = state.reference, 0
         if champion_score is not None and math.isfinite(champion_score):
             held_to = champion_score - self.sign * self.noise_z * candidate_std_error
-            # Changed: the champion fell below the bar by more than scores move by chance
-            # (its holdout error, the spread between windows), not just into a hard week.
-            noise = max(candidate_std_error, window_spread(state.recent))
-            changed = (
-                reference is not None
-                and self.sign * (reference - champion_score) > self.change_z * noise
-            )
+            changed = self._fell_short(state, champion_score, candidate_std_error)
             if changed and not state.held:
                 # Both models fall short of what fresh models reached: the data changed
                 # and the window still holds the old. Retry once it has turned over; a
@@ -146,6 +147,15 @@ class CostAwarePolicy:
                 "held": hold > 0,
             }
         )
+
+    def _fell_short(self, state: PolicyState, score: float, std_error: float) -> bool:
+        """Whether a fresh score is below the reference by more than scores move by chance
+        (the holdout's error, the spread between windows): the stream changed, or the
+        reference was set by a lucky holdout; not just a hard week."""
+        if state.reference is None or not math.isfinite(score):
+            return False
+        noise = max(std_error, window_spread(state.recent))
+        return self.sign * (state.reference - score) > self.change_z * noise
 
     def on_window(
         self, state: PolicyState, window: WindowQuality, *, available_rows: int
