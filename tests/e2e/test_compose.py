@@ -14,7 +14,11 @@
 (c) Each service starts from that virtualenv with the environment compose gives it, against
     a real Kafka and PostgreSQL (compose hostnames rewritten to 127.0.0.1, container paths
     to temporary folders), answers ``/health`` and passes its image's HEALTHCHECK command;
-    then the one-shot job applies the example pipeline to the registry.
+    then the one-shot job applies the example pipeline to the registry. Kafka is secured as
+    compose secures it: a broker with only its admin (SASL, ACLs required), the
+    ``kafka-setup`` job run first with compose's environment to create the SCRAM users and
+    ACLs, then every service logs in with its own user (the static checks of compose's
+    Kafka security are in tests/test_compose_kafka_security.py).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import yaml
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import TopicAuthorizationFailedError
 from compose_kit import (
     REPO,
     SERVICES,
@@ -59,12 +65,19 @@ from pydantic import SecretStr
 from throwaway_postgres import PostgresServer, free_port
 
 from continuum.cli.stack import DEFAULT_PORTS, LocalStack, ServiceProcess, StackError
-from continuum.contracts import parse_spec_yaml
+from continuum.contracts import parse_spec_yaml, topics
+from continuum.kafka.acls import PRODUCER
+from continuum.localkafka import LocalKafka, RunningKafka, ScramSecurity
 
 TEST_SECRETS = {
     "CONTINUUM_POSTGRES_PASSWORD": "compose-test-postgres",
     "CONTINUUM_REGISTRY_TOKEN": "compose-test-registry-token",
     "CONTINUUM_KAFKA_EVENT_KEY": "compose-test-event-key-0123456789",
+    "CONTINUUM_KAFKA_ADMIN_PASSWORD": "compose-test-kafka-admin",
+    **{
+        f"CONTINUUM_KAFKA_PASSWORD_{user}": f"compose-test-kafka-{user.lower()}"
+        for user in ("INGEST", "TRAINER", "REGISTRY", "SERVING", "MONITOR", "PRODUCER")
+    },
     "GRAFANA_ADMIN_PASSWORD": "compose-test-grafana",
 }
 """What a user's .env gives compose (test values)."""
@@ -322,6 +335,11 @@ def test_depends_on_conditions_are_valid(compose: dict[str, Any]) -> None:
     for service in SERVICES[1:]:
         assert healthy[service] == {"kafka", "registry"}, service
     assert healthy["apply-pipelines"] == {"registry"}
+    assert healthy["kafka-setup"] == {"kafka"}
+    # No service touches Kafka before its user and ACLs exist.
+    for service in SERVICES:
+        setup = services[service]["depends_on"]["kafka-setup"]
+        assert setup["condition"] == "service_completed_successfully", service
 
 
 def test_the_one_shot_job_applies_the_example_pipeline(compose: dict[str, Any]) -> None:
@@ -575,9 +593,44 @@ class ComposeOnLocalhost:
 
 
 @pytest.fixture(scope="module")
+def secured_kafka(
+    compose: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningKafka]:
+    """A broker secured as compose's: SASL on every listener, ACLs required, only the admin
+    (with compose's admin password) until the kafka-setup job has run."""
+    setup = environment(compose["services"]["kafka-setup"], TEST_SECRETS)
+    assert setup["CONTINUUM_KAFKA_SASL_USERNAME"] == "admin"
+    security = ScramSecurity(admin_password=setup["CONTINUUM_KAFKA_SASL_PASSWORD"])
+    local = LocalKafka(tmp_path_factory.mktemp("kafka-compose"), security=security)
+    try:
+        running = local.start(port=0)
+    except Exception as exc:
+        local.stop(timeout=10)
+        pytest.fail(f"could not start the secured local Kafka:\n{exc}", pytrace=False)
+    try:
+        yield running
+    finally:
+        local.stop(timeout=20)
+
+
+def run_kafka_setup(
+    compose: dict[str, Any], local: ComposeOnLocalhost, image_venvs: dict[str, Path], cwd: Path
+) -> str:
+    """The one-shot kafka-setup job as compose runs it (its image, command, environment)."""
+    job = compose["services"]["kafka-setup"]
+    venv = image_venvs[build_args_of(compose, "kafka-setup")["SERVICE"]]
+    env = local.process_env("kafka-setup", environment(job, TEST_SECRETS), venv, cwd)
+    command = [local.rewrite("kafka-setup", {"arg": a})["arg"] for a in job["command"]]
+    argv = container_command(command, venv)
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
 def stack(
     compose: dict[str, Any],
-    kafka: Any,
+    secured_kafka: RunningKafka,
     postgres_server: PostgresServer,
     image_venvs: dict[str, Path],
     tmp_path_factory: pytest.TempPathFactory,
@@ -586,6 +639,7 @@ def stack(
     services = compose["services"]
     postgres = environment(services["postgres"], TEST_SECRETS)
     postgres_server.create_database(postgres["POSTGRES_DB"], owner=postgres["POSTGRES_USER"])
+    kafka = secured_kafka
     ports = {name: free_port() for name in SERVICES}
     addresses = {
         "kafka:19092": kafka.bootstrap_servers,
@@ -598,6 +652,9 @@ def stack(
     root = tmp_path_factory.mktemp("compose")
     local = ComposeOnLocalhost(compose, root, addresses)
     launcher = LocalStack(home=root, bootstrap_servers=kafka.bootstrap_servers)
+    setup_home = root / "home" / "kafka-setup"
+    setup_home.mkdir(parents=True)
+    run_kafka_setup(compose, local, image_venvs, setup_home)
     started: dict[str, Container] = {}
     try:
         for name in SERVICES:
@@ -681,3 +738,28 @@ def test_one_shot_job_applies_the_example_pipeline_to_the_registry(
     registry = started["registry"].process.url
     response = httpx.get(f"{registry}/v1/pipelines/flights", timeout=5)
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.integration
+async def test_the_setup_jobs_users_and_acls_bound_the_producer(
+    compose: dict[str, Any], stack: tuple[ComposeOnLocalhost, dict[str, Container]]
+) -> None:
+    """The users kafka-setup made from .env: the producer writes the example's source topic
+    but not the trainer's models.trained."""
+    local, _ = stack
+    bootstrap = local.addresses["kafka:19092"]
+    spec = parse_spec_yaml((REPO / "examples" / "pipelines" / "flights.yaml").read_text())
+    login = {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": PRODUCER,
+        "sasl_plain_password": TEST_SECRETS["CONTINUUM_KAFKA_PASSWORD_PRODUCER"],
+    }
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **login)
+    await producer.start()
+    try:
+        await producer.send_and_wait(spec.source_topic, b"{}")
+        with pytest.raises(TopicAuthorizationFailedError):
+            await producer.send_and_wait(topics.MODELS_TRAINED, b"{}")
+    finally:
+        await producer.stop()

@@ -6,9 +6,9 @@ from the topics in :mod:`continuum.contracts.topics` that it publishes to and su
 to (see each service's ``bootstrap``), so that, for example, only the trainer may write
 ``continuum.models.trained`` and only the registry may write ``continuum.models.promoted``.
 
-- A service may write what it publishes (and create it: topics are created on first use),
-  write the dead-letter topic of each topic it reads, read what it subscribes to, and use
-  consumer groups named ``continuum-<service>...``.
+- A service may write what it publishes and read what it subscribes to (and create both:
+  topics are created on first use, by whichever side comes first), write the dead-letter
+  topic of each topic it reads, and use consumer groups named ``continuum-<service>...``.
 - The ``producer`` user is the outside world's: it may write the pipelines' source topics
   and ``continuum.feedback``, and nothing else.
 - The broker's own ``admin`` user is a super user (``super.users``); no service uses it.
@@ -120,7 +120,10 @@ def service_acls(service: str, source_topics: Iterable[str]) -> list[Acl]:
     for topic in access.publishes:
         rules += _topic(topic, principal, "write", "create")
     for topic in reads:
-        rules += _topic(topic, principal, "read")
+        # Create too: a consumer's metadata request auto-creates a topic nobody wrote yet
+        # (the registry starts before any models.trained), and without CREATE the broker
+        # answers it with TopicAuthorizationFailed.
+        rules += _topic(topic, principal, "read", "create")
         # A message it cannot handle is dead-lettered next to its topic.
         rules += _topic(dlq_topic(topic), principal, "write", "create")
     rules.append(Acl("group", f"continuum-{service}", "prefixed", principal, "read"))
