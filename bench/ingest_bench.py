@@ -22,8 +22,8 @@ has two CPUs):
   valid row in a durable, announced Parquet batch and every invalid one dead-lettered.
 
 ``--py-spy OUT`` runs ingest under ``py-spy record`` (collapsed stacks in OUT; py-spy is
-not a project dependency: ``uv tool install py-spy``). Prints the table and checks the store holds each valid record exactly once. Asserts
-nothing about time. Other processes on the machine (tests, other benches) add noise:
+not a project dependency: ``uv tool install py-spy``). Prints the table and checks the
+store holds each valid record exactly once. Asserts nothing about time. Other processes on the machine (tests, other benches) add noise:
 run it twice and compare.
 """
 
