@@ -23,8 +23,8 @@ has two CPUs):
 
 ``--py-spy OUT`` runs ingest under ``py-spy record`` (collapsed stacks in OUT; py-spy is
 not a project dependency: ``uv tool install py-spy``). Prints the table and checks the
-store holds each valid record exactly once. Asserts nothing about time. Other processes on the machine (tests, other benches) add noise:
-run it twice and compare.
+store holds each valid record exactly once. Asserts nothing about time. Other processes
+on the machine (tests, other benches) add noise: run it twice and compare.
 """
 
 from __future__ import annotations
