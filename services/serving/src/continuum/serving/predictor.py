@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from continuum.contracts import utc_now
+from continuum.modelkit import Predictions
 from continuum.serving.log_encoding import LoggedRequest
 from continuum.serving.models import ServingModel
 from continuum.serving.prediction_log import PredictionLog
@@ -53,9 +54,7 @@ class Predictor:
     async def handle(self, model: ServingModel, body: bytes) -> PredictionResult:
         """Predict for a request body; raises ``RequestInvalidError`` for a bad one."""
         records = parse_body(body, self.max_records)
-        checked = model.validator.check(records)
-        predictions = await model.batcher.predict(checked.values)
-        request_id = self.ids.next()
+        request_id, predictions = await self.score(model, records)
         labels = predictions.labels
         probabilities = predictions.probabilities
         out: list[dict[str, Any]] = (
@@ -66,20 +65,6 @@ class Predictor:
                 for label, proba in zip(labels, probabilities, strict=True)
             ]
         )
-        # One entry per request: the log builds the per-prediction rows off this path.
-        self.log.offer(
-            LoggedRequest(
-                model,
-                request_id,
-                records,
-                labels,
-                probabilities,
-                checked.entity_ids,
-                checked.event_times,
-                utc_now(),
-                len(records),
-            )
-        )
         return PredictionResult(
             body={
                 "request_id": request_id,
@@ -89,3 +74,31 @@ class Predictor:
             },
             records=len(records),
         )
+
+    async def score(
+        self, model: ServingModel, records: list[dict[str, Any]]
+    ) -> tuple[str, Predictions]:
+        """Check, predict and log ``records``: the request id and predictions.
+
+        Every route that predicts goes through here, so each prediction is checked by
+        the record contract and logged the same way (the monitor relies on the log).
+        Raises ``RequestInvalidError`` for invalid records.
+        """
+        checked = model.validator.check(records)
+        predictions = await model.batcher.predict(checked.values)
+        request_id = self.ids.next()
+        # One entry per request: the log builds the per-prediction rows off this path.
+        self.log.offer(
+            LoggedRequest(
+                model,
+                request_id,
+                records,
+                predictions.labels,
+                predictions.probabilities,
+                checked.entity_ids,
+                checked.event_times,
+                utc_now(),
+                len(records),
+            )
+        )
+        return request_id, predictions
