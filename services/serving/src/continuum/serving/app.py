@@ -15,6 +15,7 @@ from continuum.registry_client import RegistryClient
 from continuum.runtime import BodySizeLimit
 from continuum.serving.bootstrap import ServingParts, build
 from continuum.serving.endpoint import PredictFastPath, PredictHandler
+from continuum.serving.oip import build_oip_router
 from continuum.serving.routes import build_router
 from continuum.serving.settings import ServingSettings
 from continuum.storage import ObjectStore
@@ -71,6 +72,7 @@ def app_for(parts: ServingParts) -> FastAPI:
     )
     handler = PredictHandler(parts.table, parts.predictor, parts.metrics)
     app.include_router(build_router(parts, handler))
+    app.include_router(build_oip_router(parts))  # the Open Inference Protocol (V2)
     app.add_middleware(PredictFastPath, handler=handler)
     # Outside every route and the fast path: a body too large is refused before it is read.
     app.add_middleware(
