@@ -92,7 +92,8 @@ SERVICE_ACCESS: Mapping[str, ServiceAccess] = {
         ),
     ),
 }
-"""Each service's topics, as its bootstrap wires them (its tests check they agree)."""
+"""Each service's topics, as its bootstrap wires them: ``tests/test_service_access.py``
+runs each service in memory and checks that what it reads and publishes is exactly this."""
 
 USERS: tuple[str, ...] = (*SERVICE_ACCESS, PRODUCER)
 """Every SCRAM user a deployment needs, besides the broker's admin."""
