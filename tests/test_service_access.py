@@ -9,6 +9,7 @@ each of them, dead letters included.
 
 from __future__ import annotations
 
+import ast
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,13 +18,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from wiring_kit import SERVICES, Wiring, import_service_testkits
+from wiring_kit import ROOT, SERVICES, Wiring, import_service_testkits
 
 import_service_testkits()
 
 import service_wiring_runs as runs  # noqa: E402
 
-from continuum.contracts.topics import dlq_topic  # noqa: E402
+from continuum.contracts.topics import TOPIC_BY_EVENT, dlq_topic  # noqa: E402
 from continuum.kafka.acls import SERVICE_ACCESS, SOURCE_TOPICS_OF_INGEST, acl_plan  # noqa: E402
 
 RUNS: dict[str, Callable[[Path], Awaitable[Wiring]]] = {
@@ -63,3 +64,25 @@ async def test_service_access_matches_what_the_service_reads_and_writes(
     }
     assert {("read", t) for t in wiring.subscribes} <= allowed
     assert {("write", t) for t in wiring.published} <= allowed
+
+
+def _events_made_by(service: str) -> set[str]:
+    """The topics of the event types the service's own code constructs."""
+    topic_of = {kind.__name__: topic for kind, topic in TOPIC_BY_EVENT.items()}
+    made = set()
+    for path in (ROOT / "services" / service / "src").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in topic_of
+            ):
+                made.add(topic_of[node.func.id])
+    return made
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_event_a_service_constructs_is_on_a_topic_it_may_write(service: str) -> None:
+    # The runs above only see the paths they exercise; a new event type in the code
+    # (and so, most likely, a new publication) shows up here even without a run for it.
+    assert _events_made_by(service) <= set(SERVICE_ACCESS[service].publishes)
