@@ -43,10 +43,32 @@ logger = logging.getLogger(__name__)
 PLATFORM = "sklearn_skops"
 """Framework and format, as the protocol's platform names go (scikit-learn, skops files)."""
 
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` references replaced by the definitions.
+
+    pydantic points nested models at ``#/$defs/...``, which inside the OpenAPI document
+    would resolve against the document's root, where there are none.
+    """
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return dict(walk(schema))
+
+
 _INFER_OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": InferenceRequest.model_json_schema()}},
+        "content": {"application/json": {"schema": _inlined(InferenceRequest.model_json_schema())}},
     }
 }
 
