@@ -1,9 +1,9 @@
 """A broker outage on a real Kafka: a running service writes a bounded number of log lines
 and its connectivity metric goes to 0 and back to 1.
 
-The session broker is stopped for ~12 s and started again on the same port and data dir
-(the fixture's teardown stops whichever process runs then); a failing test still restarts
-it, so later tests are not left without Kafka.
+The test's own broker (not the session's: other tests hold the session broker's process
+id and must not see it change) is stopped for ~12 s and started again on the same port and
+data dir.
 """
 
 from __future__ import annotations
@@ -57,14 +57,25 @@ def wait_until(check: Callable[[], bool], limit: float, what: str, log: Path) ->
 
 
 @pytest.fixture
-def registry_process(kafka: RunningKafka, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def own_kafka(tmp_path: Path) -> Iterator[RunningKafka]:
+    """A broker of this test alone, on a free port."""
+    local = LocalKafka(tmp_path / "kafka")
+    running = local.start(port=0)
+    try:
+        yield running
+    finally:
+        local.stop()
+
+
+@pytest.fixture
+def registry_process(own_kafka: RunningKafka, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``python -m continuum.registry`` (logging set up by ``serve``) on a free port."""
     port = free_port()
     log = tmp_path / "registry.log"
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
-        "CONTINUUM_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "CONTINUUM_KAFKA_BOOTSTRAP_SERVERS": own_kafka.bootstrap_servers,
         "CONTINUUM_HTTP_HOST": "127.0.0.1",
         "CONTINUUM_HTTP_PORT": str(port),
         "CONTINUUM_STATE_DIR": str(tmp_path / "state"),
@@ -90,7 +101,7 @@ def registry_process(kafka: RunningKafka, tmp_path: Path) -> Iterator[tuple[str,
 
 
 def test_outage_logs_a_bounded_number_of_lines_and_the_gauge_follows_it(
-    kafka: RunningKafka, registry_process: tuple[str, Path]
+    own_kafka: RunningKafka, registry_process: tuple[str, Path]
 ) -> None:
     url, log = registry_process
     connected = "continuum_broker_connected"
@@ -100,13 +111,13 @@ def test_outage_logs_a_bounded_number_of_lines_and_the_gauge_follows_it(
     errors_before = metric(url, errors)
     assert errors_before is not None
 
-    local = LocalKafka(kafka.data_dir)
+    local = LocalKafka(own_kafka.data_dir)
     local.stop()
     try:
         went_down = wait_until(lambda: metric(url, connected) == 0.0, 10, "gauge 0", log)
         time.sleep(max(OUTAGE_SECONDS - went_down, 0))
     finally:
-        local.start(port=kafka.port)
+        local.start(port=own_kafka.port)
     wait_until(lambda: metric(url, connected) == 1.0, 60, "gauge 1 again", log)
     time.sleep(1.0)  # let the reconnect's own lines arrive
 
