@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import threading
 from typing import Any
@@ -87,6 +88,23 @@ async def test_older_gate_promotion_is_ignored_but_rollback_is_applied() -> None
         # The same promotion again (at-least-once delivery) changes nothing.
         await publish_event(world.parts.broker, world.promotion(1, reason="rollback"), source="t")
         assert world.metric("continuum_serving_model_swaps_total", pipeline="flights") == 2
+
+
+async def test_a_swapped_in_model_is_frozen_out_of_the_collectors_scans() -> None:
+    # Full collections of the whole heap were serving's p99; a loaded model is not rescanned.
+    gc.unfreeze()
+    store = new_store()
+    registry = registry_with_champion(store, versions=2)
+    async with running(registry, store) as world:
+        slot = world.parts.table.get("flights")
+        assert slot is not None and slot.current is not None
+        first = slot.current.model.pipeline
+        assert not any(o is first for o in gc.get_objects())
+        registry.champions["flights"] = 2
+        await publish_event(world.parts.broker, world.promotion(2), source="test")
+        assert slot.current.version == 2
+        assert not any(o is slot.current.model.pipeline for o in gc.get_objects())
+    gc.unfreeze()
 
 
 async def test_tampered_artifact_keeps_the_old_model_and_counts_an_error() -> None:
