@@ -229,11 +229,14 @@ class PlatformReplay:
     ) -> None:
         """The labelled records to the source topic, and their labels as ``Feedback``."""
         sends = []
+        source = self.spec["source_topic"]
         for record in records:
             key = record[ROW_ID].encode()
-            sends.append(
-                await producer.send(self.spec["source_topic"], json.dumps(record).encode(), key=key)
-            )
+            # One partition: ingest then stores a batch as one Parquet batch (one lane), so
+            # the cold start trains on the whole first batch, as the in-process replay does
+            # (spread over three lanes, it fired on the first two lanes' ~2/3 of it).
+            value = json.dumps(record).encode()
+            sends.append(await producer.send(source, value, key=key, partition=0))
             if feedback:
                 item = encode_event(
                     Feedback(
