@@ -61,8 +61,6 @@ from continuum.contracts.pipeline_spec import (
     ESTIMATORS,
     HIGHER_IS_BETTER,
     METRICS_BY_TASK,
-    CategoricalFeature,
-    NumericFeature,
     PipelineSpec,
     Task,
     parse_spec_yaml,
@@ -77,6 +75,7 @@ from continuum.contracts.record_check import (
     check_record,
     parse_event_time,
 )
+from continuum.contracts.record_schema import CategoricalFeature, NumericFeature
 
 __all__ = [
     "ABSENT",

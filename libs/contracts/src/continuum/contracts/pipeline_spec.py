@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
-    StrictInt,
     ValidationError,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from continuum.contracts.envelope import PipelineName
 from continuum.contracts.evaluation_policy import EvaluationPolicy
+from continuum.contracts.loop_policies import IngestPolicy, MonitoringPolicy, RetrainTriggers
+from continuum.contracts.record_schema import RecordSchema, SpecModel, Target
 
 Task = Literal["binary_classification", "regression"]
 
@@ -65,92 +63,6 @@ METRICS_BY_TASK: dict[Task, tuple[str, ...]] = {
 }
 
 
-class SpecModel(BaseModel):
-    """Strict base: unknown keys in a spec are errors, not silently ignored."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-ColumnName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-
-
-class NumericFeature(SpecModel):
-    """A numeric column, with optional bounds."""
-
-    name: ColumnName
-    type: Literal["numeric"] = "numeric"
-    min: float | None = None
-    max: float | None = None
-    nullable: bool = True
-
-    @model_validator(mode="after")
-    def _bounds_are_ordered(self) -> Self:
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
-        return self
-
-
-class CategoricalFeature(SpecModel):
-    """A categorical column; ``values`` (if given) is the closed set allowed."""
-
-    name: ColumnName
-    type: Literal["categorical"] = "categorical"
-    values: list[str] | None = None
-    nullable: bool = True
-
-
-Feature = Annotated[NumericFeature | CategoricalFeature, Field(discriminator="type")]
-
-
-ClassLabel = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
-"""A class label: an integer that fits the int64 label column (``true`` is not ``1`` here)."""
-
-DEFAULT_CLASSES: tuple[int, int] = (0, 1)
-"""The classes of a binary target whose spec does not name them."""
-
-
-class Target(SpecModel):
-    """The label column and its domain. Absent from a record means 'not labelled yet'.
-
-    Binary classification: ``classes`` are the two label values (default ``[0, 1]``).
-    scikit-learn sorts them, so the larger is the positive class (``f1``, ``roc_auc``).
-    Only integers for now: string classes are not supported yet (batches store the label
-    as int64). Regression: optional inclusive ``min``/``max``. Ingest refuses a label
-    outside this domain, so one bad producer cannot make every later training run fail.
-    """
-
-    name: ColumnName
-    classes: list[ClassLabel] | None = Field(
-        default=None, description="Binary classification only: the two classes (default [0, 1])."
-    )
-    min: float | None = Field(
-        default=None, allow_inf_nan=False, description="Regression only: lowest label allowed."
-    )
-    max: float | None = Field(
-        default=None, allow_inf_nan=False, description="Regression only: highest label allowed."
-    )
-
-    @field_validator("classes")
-    @classmethod
-    def _two_distinct_classes(cls, value: list[int] | None) -> list[int] | None:
-        if value is not None and (len(value) != 2 or value[0] == value[1]):
-            raise ValueError(f"classes must be exactly two distinct integers, got {value}")
-        return value
-
-    @field_validator("max")
-    @classmethod
-    def _max_not_below_min(cls, value: float | None, info: ValidationInfo) -> float | None:
-        low = info.data.get("min")
-        if value is not None and low is not None and low > value:
-            raise ValueError(f"min ({low}) is greater than max ({value})")
-        return value
-
-    @property
-    def binary_classes(self) -> tuple[int, int]:
-        """The two classes of a binary target: ``classes``, else :data:`DEFAULT_CLASSES`."""
-        return (self.classes[0], self.classes[1]) if self.classes else DEFAULT_CLASSES
-
-
 def _target_fits_task(task: Task, target: Target) -> None:
     """Refuse domain fields the task cannot use, at their path (``schema.target.<field>``).
 
@@ -176,30 +88,6 @@ def _target_fits_task(task: Task, target: Target) -> None:
                 for name, value in wrong
             ],
         )
-
-
-class RecordSchema(SpecModel):
-    """What one record on the source topic looks like."""
-
-    features: list[Feature] = Field(min_length=1)
-    target: Target
-    event_time: ColumnName = Field(description="ISO-8601 time the event happened (orders data).")
-    entity_id: ColumnName | None = Field(default=None, description="Optional row identity.")
-
-    @model_validator(mode="after")
-    def _names_are_unique(self) -> Self:
-        names = [f.name for f in self.features] + [self.target.name, self.event_time]
-        if self.entity_id:
-            names.append(self.entity_id)
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"column names used twice: {dupes}")
-        return self
-
-    @property
-    def feature_names(self) -> list[str]:
-        """Feature column names in spec order (the model's input order)."""
-        return [f.name for f in self.features]
 
 
 class Distribution(SpecModel):
@@ -265,64 +153,6 @@ class TrainingPolicy(SpecModel):
         return self
 
 
-RetrainPolicy = Literal["cost_aware", "rules"]
-
-
-class RetrainTriggers(SpecModel):
-    """When the trainer starts a run by itself (a manual request always works).
-
-    ``policy: cost_aware`` (the default) retrains when the champion's live metric, on
-    windows of labelled predictions, shows that a retrain is worth ``retrain_cost``; input
-    drift only makes it listen harder. ``policy: rules`` is the older rule set: every
-    ``min_new_labelled_rows`` new labelled rows and on every drift event (once the drifted
-    window's labels arrived, or after ``label_wait_seconds``). Both honour ``cold_start``
-    and ``schedule_seconds``, and both wait up to ``label_wait_seconds`` for the labelled
-    rows of the window that decided a run to be stored before training on them.
-    """
-
-    policy: RetrainPolicy = "cost_aware"
-    retrain_cost: float = Field(
-        default=0.1,
-        gt=0,
-        description=(
-            "cost_aware: what one training run is worth in the promotion metric's units,"
-            " summed over monitoring windows (0.1 = one window 0.1 worse, or ten windows"
-            " 0.01 worse)."
-        ),
-    )
-    min_new_labelled_rows: int | None = Field(default=1000, ge=1)
-    cold_start: bool = Field(
-        default=True,
-        description="Train the first model as soon as training.min_rows labelled rows exist.",
-    )
-    on_drift: bool = True
-    label_wait_seconds: float = Field(
-        default=600,
-        ge=0,
-        description=(
-            "How long a run decided on a window (a drift, or a quality decision) waits for "
-            "that window's labelled rows to be stored."
-        ),
-    )
-    schedule_seconds: float | None = Field(default=None, gt=0)
-
-    @model_validator(mode="after")
-    def _fields_fit_policy(self) -> Self:
-        # A field of the other policy set to a non-default value is a misunderstanding worth
-        # refusing; defaults pass, so a dumped spec validates again.
-        fields = type(self).model_fields
-        if self.policy == "cost_aware":
-            names: tuple[str, ...] = ("min_new_labelled_rows", "on_drift")
-            why = "only apply to policy: rules (cost_aware decides from the live metric)"
-        else:
-            names = ("retrain_cost",)
-            why = "only applies to policy: cost_aware"
-        misplaced = [n for n in names if getattr(self, n) != fields[n].default]
-        if misplaced:
-            raise ValueError(f"{', '.join(misplaced)} {why}")
-        return self
-
-
 class PromotionPolicy(SpecModel):
     """When a candidate replaces the champion."""
 
@@ -345,40 +175,6 @@ class PromotionPolicy(SpecModel):
                 f"metric {self.metric!r} unknown; choose one of {sorted(HIGHER_IS_BETTER)}"
             )
         return self
-
-
-NumericDriftMethod = Literal[
-    "wasserstein", "ks", "psi", "jensenshannon", "kl_div", "hellinger", "anderson", "energy_dist"
-]
-CategoricalDriftMethod = Literal["chisquare", "z", "psi", "jensenshannon", "kl_div", "hellinger"]
-
-
-class MonitoringPolicy(SpecModel):
-    """How the monitor watches the champion.
-
-    Methods and the per-column threshold are Evidently's; left out, Evidently chooses by
-    reference size (Wasserstein / Jensen-Shannon at 0.1 above 1000 rows, else K-S /
-    chi-square p-values at 0.05). A distance threshold above 0.1 makes drift less eager on
-    naturally noisy columns.
-    """
-
-    window_rows: int = Field(default=1000, ge=50)
-    drift_share_threshold: float = Field(
-        default=0.3, gt=0, le=1, description="Share of drifted features that counts as drift."
-    )
-    numeric_drift_method: NumericDriftMethod | None = None
-    categorical_drift_method: CategoricalDriftMethod | None = None
-    column_drift_threshold: float | None = Field(
-        default=None, gt=0, description="Per-column threshold for the chosen methods."
-    )
-    cooldown_seconds: float = Field(default=300, ge=0)
-
-
-class IngestPolicy(SpecModel):
-    """How ingest groups valid rows into batches."""
-
-    flush_rows: int = Field(default=1000, ge=1)
-    flush_seconds: float = Field(default=5.0, gt=0)
 
 
 class PipelineSpec(SpecModel):

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from continuum.contracts.pipeline_spec import CategoricalFeature, PipelineSpec
+from continuum.contracts.pipeline_spec import PipelineSpec
 from continuum.contracts.record_rules import (
     ABSENT,
     WHOLE_RECORD,
@@ -54,6 +54,7 @@ from continuum.contracts.record_rules import (
     missing_value,
     parse_event_time,
 )
+from continuum.contracts.record_schema import CategoricalFeature
 
 __all__ = [
     "ABSENT",

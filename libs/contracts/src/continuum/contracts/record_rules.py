@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
 from continuum.contracts.events_data import RejectionReason
-from continuum.contracts.pipeline_spec import CategoricalFeature
+from continuum.contracts.record_schema import CategoricalFeature
 
 WHOLE_RECORD: Final = "$"
 """The field name of a problem with the record as a whole (not JSON, not an object)."""

@@ -9,7 +9,7 @@ from uuid import UUID
 import pandas as pd
 
 from continuum.contracts import DriftDetected, PipelineSpec, QualityMeasured, StoredObject
-from continuum.contracts.pipeline_spec import MonitoringPolicy
+from continuum.contracts.loop_policies import MonitoringPolicy
 from continuum.monitor.frames import FeatureLayout
 from continuum.monitor.live_quality import LiveWindow
 from continuum.monitor.pending import PendingEvents
