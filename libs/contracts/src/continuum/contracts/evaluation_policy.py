@@ -1,7 +1,7 @@
 """How a run is evaluated beyond its overall score: per slice of the holdout.
 
-Its own module because ``pipeline_spec`` is already long; it is a section of
-:class:`~continuum.contracts.pipeline_spec.PipelineSpec` (``evaluation:``).
+The ``evaluation:`` section of :class:`~continuum.contracts.pipeline_spec.PipelineSpec`
+(each section with its own concern has its own module: ``record_schema``, ``loop_policies``).
 """
 
 from __future__ import annotations
