@@ -12,6 +12,7 @@ prediction), which come from users' apps and are accepted unsigned (validated on
 
 from __future__ import annotations
 
+import asyncio
 from typing import TypeVar
 
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -33,6 +34,10 @@ from continuum.monitor.monitor import Monitor
 
 PREDICTION_BATCH = 500
 FEEDBACK_BATCH = 500
+YIELD_EVERY = 200
+"""Events handled between two yields to the event loop: a batch of batches (up to 500
+messages of up to 500 predictions) must not keep ``/metrics`` and ``/health`` waiting
+(a scrape times out after a second) while it is worked through."""
 
 E = TypeVar("E", bound=Event)
 
@@ -78,6 +83,7 @@ def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -
     )
     async def on_predictions(message: KafkaMessage) -> None:
         raw = message.raw_message
+        handled = 0
         for record in raw if isinstance(raw, (tuple, list)) else (raw,):
             try:
                 verify_record(keyring, record)
@@ -87,6 +93,9 @@ def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -
                 continue
             for prediction in event.events() if isinstance(event, PredictionsLogged) else (event,):
                 await monitor.on_prediction(prediction)
+                handled += 1
+                if handled % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
 
     @broker.subscriber(MODELS_PROMOTED, group_id=group_id, auto_offset_reset="earliest")
     async def on_promotion(event: ModelPromoted) -> None:
@@ -103,7 +112,9 @@ def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -
     )
     async def on_feedback(message: KafkaMessage) -> None:
         raw = message.raw_message
-        for record in raw if isinstance(raw, (tuple, list)) else (raw,):
+        for handled, record in enumerate(raw if isinstance(raw, (tuple, list)) else (raw,), 1):
+            if handled % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             try:
                 verify_record(keyring, record)  # Feedback needs none today; kept uniform
                 event = decode_bytes_as(record.value, Feedback)
