@@ -178,18 +178,27 @@ async def run_demo(config: DemoConfig, console: Console) -> DemoResult:
             stack, observer, stats, replayer, time.monotonic() + config.settle_seconds, spec.name
         )
         await asyncio.sleep(2)
-        summary = await build_summary(
-            stack=stack,
-            observer=observer,
-            stats=stats,
-            pipeline=spec.name,
-            seconds=time.monotonic() - started,
-            serving_restarts=int(
-                stack.running["serving"].process.pid != serving_pid
-                or not stack.running["serving"].alive()
-            ),
-            probe=flights.tail(1),
-        )
+        # The last labels can still buy a retrain after the settle: give serving a minute
+        # to swap to a champion promoted meanwhile before judging that they differ.
+        catch_up = time.monotonic() + 60
+        while True:
+            summary = await build_summary(
+                stack=stack,
+                observer=observer,
+                stats=stats,
+                pipeline=spec.name,
+                seconds=time.monotonic() - started,
+                serving_restarts=int(
+                    stack.running["serving"].process.pid != serving_pid
+                    or not stack.running["serving"].alive()
+                ),
+                probe=flights.tail(1),
+            )
+            if summary.served_version == summary.champion_version:
+                break
+            if time.monotonic() > catch_up:
+                break
+            await asyncio.sleep(2)
         kept = stack if config.keep_running else None
         return DemoResult(summary, _loop_closed(summary), observer.events, stats, config.home, kept)
     except BaseException:
