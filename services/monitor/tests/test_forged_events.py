@@ -41,14 +41,8 @@ from continuum.storage import MemoryObjectStore
 ATTACKER = EventKeyring.of(["an-attackers-own-key-1234567890"])
 
 
-async def _forge(broker: Any, event: Event, keyring: EventKeyring | None) -> None:
-    record = encode_event(event, source="continuum-registry", keyring=keyring)
-    await broker.publish(record.value, topic=record.topic, key=record.key, headers=record.headers)
-
-
-async def test_forged_promotions_and_predictions_are_dead_lettered_and_move_nobody(
-    tmp_path: Any,
-) -> None:
+def _monitor_with_champion(tmp_path: Any) -> tuple[MemoryObjectStore, Any]:
+    """The monitor's parts over an in-memory store, v1 the champion in the fake registry."""
     store = MemoryObjectStore(f"memory://artifacts-{uuid4().hex}")
     registry = FakeRegistry()
     registry.apply(make_spec(window_rows=200))
@@ -60,7 +54,18 @@ async def test_forged_promotions_and_predictions_are_dead_lettered_and_move_nobo
         artifact_root="memory://unused",
         registry_url="http://127.0.0.1:1",
     )
-    parts = build(settings, registry=registry.client(), store=store)
+    return store, build(settings, registry=registry.client(), store=store)
+
+
+async def _forge(broker: Any, event: Event, keyring: EventKeyring | None) -> None:
+    record = encode_event(event, source="continuum-registry", keyring=keyring)
+    await broker.publish(record.value, topic=record.topic, key=record.key, headers=record.headers)
+
+
+async def test_forged_promotions_and_predictions_are_dead_lettered_and_move_nobody(
+    tmp_path: Any,
+) -> None:
+    store, parts = _monitor_with_champion(tmp_path)
     dead: dict[str, list[dict[str, str]]] = {MODELS_PROMOTED: [], PREDICTIONS: []}
 
     @parts.broker.subscriber(dlq_topic(MODELS_PROMOTED), group_id="test-observer")
@@ -116,18 +121,7 @@ def _as_batch(events: list[PredictionLogged]) -> PredictionsLogged:
 async def test_a_signed_prediction_batch_fills_the_window_and_a_forged_one_is_dead_lettered(
     tmp_path: Any,
 ) -> None:
-    store = MemoryObjectStore(f"memory://artifacts-{uuid4().hex}")
-    registry = FakeRegistry()
-    registry.apply(make_spec(window_rows=200))
-    champion = put_artifacts(store, 1, reference_frame())
-    registry.add_model(PIPELINE, 1, champion, champion=True)
-    settings = MonitorSettings(
-        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
-        state_dir=tmp_path,
-        artifact_root="memory://unused",
-        registry_url="http://127.0.0.1:1",
-    )
-    parts = build(settings, registry=registry.client(), store=store)
+    _, parts = _monitor_with_champion(tmp_path)
     dead: list[dict[str, str]] = []
 
     @parts.broker.subscriber(dlq_topic(PREDICTIONS), group_id="test-observer")

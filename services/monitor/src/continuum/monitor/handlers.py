@@ -13,6 +13,7 @@ prediction), which come from users' apps and are accepted unsigned (validated on
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -35,8 +36,8 @@ from continuum.monitor.monitor import Monitor
 PREDICTION_BATCH = 500
 FEEDBACK_BATCH = 500
 YIELD_EVERY = 200
-"""Events handled between two yields to the event loop: a batch of batches (up to 500
-messages of up to 500 predictions) must not keep ``/metrics`` and ``/health`` waiting
+"""Records of a batch handled between two yields to the event loop (a message of many
+predictions yields by itself): a batch must not keep ``/metrics`` and ``/health`` waiting
 (a scrape times out after a second) while it is worked through."""
 
 E = TypeVar("E", bound=Event)
@@ -73,6 +74,23 @@ def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -
     dead_letters = dead_letters_of(broker)
     keyring = keyring_of(broker)
 
+    async def verified_events(
+        message: KafkaMessage, decode: Callable[[bytes], E]
+    ) -> AsyncIterator[E]:
+        """Each record of a batch, verified and decoded; a bad one is dead-lettered alone.
+        Yields to the event loop every ``YIELD_EVERY`` records (see its docstring)."""
+        raw = message.raw_message
+        for handled, record in enumerate(raw if isinstance(raw, (tuple, list)) else (raw,), 1):
+            if handled % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            try:
+                verify_record(keyring, record)
+                event = decode(record.value)
+            except (UnverifiedEventError, ValidationError, WrongEventError) as error:
+                await dead_letters.send([record], error)
+                continue
+            yield event
+
     @broker.subscriber(
         PREDICTIONS,
         group_id=group_id,
@@ -82,20 +100,13 @@ def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -
         batch_timeout_ms=200,
     )
     async def on_predictions(message: KafkaMessage) -> None:
-        raw = message.raw_message
-        handled = 0
-        for record in raw if isinstance(raw, (tuple, list)) else (raw,):
-            try:
-                verify_record(keyring, record)
-                event = decode_prediction_bytes(record.value)
-            except (UnverifiedEventError, ValidationError, WrongEventError) as error:
-                await dead_letters.send([record], error)
-                continue
-            for prediction in event.events() if isinstance(event, PredictionsLogged) else (event,):
-                await monitor.on_prediction(prediction)
-                handled += 1
-                if handled % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
+        async for event in verified_events(message, decode_prediction_bytes):
+            if isinstance(event, PredictionsLogged):
+                for prediction in event.events():
+                    await monitor.on_prediction(prediction)
+                await asyncio.sleep(0)  # up to 500 predictions: a yield's worth on its own
+            else:
+                await monitor.on_prediction(event)
 
     @broker.subscriber(MODELS_PROMOTED, group_id=group_id, auto_offset_reset="earliest")
     async def on_promotion(event: ModelPromoted) -> None:
@@ -111,16 +122,7 @@ def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -
         batch_timeout_ms=200,
     )
     async def on_feedback(message: KafkaMessage) -> None:
-        raw = message.raw_message
-        for handled, record in enumerate(raw if isinstance(raw, (tuple, list)) else (raw,), 1):
-            if handled % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-            try:
-                verify_record(keyring, record)  # Feedback needs none today; kept uniform
-                event = decode_bytes_as(record.value, Feedback)
-            except (UnverifiedEventError, ValidationError, WrongEventError) as error:
-                await dead_letters.send([record], error)
-                continue
+        async for event in verified_events(message, lambda body: decode_bytes_as(body, Feedback)):
             await monitor.on_feedback(event)
 
     @broker.subscriber(PIPELINES_CHANGED, group_id=group_id, auto_offset_reset="earliest")
