@@ -23,6 +23,8 @@ from continuum.contracts import (
     QualityMeasured,
     RecordRejected,
     RejectionReason,
+    RolloutChanged,
+    RolloutEvaluated,
     SourceCoordinates,
     StoredObject,
     TrainingRequested,
@@ -111,6 +113,33 @@ def _examples() -> list[Event]:
             drift_share=0.2,
         ),
         PipelineChanged(pipeline="flights", spec_version=2, spec_sha256=SHA, source_topic="t"),
+        RolloutChanged(
+            pipeline="flights",
+            rollout_id="ro-1",
+            strategy="canary",
+            champion_version=1,
+            candidate_version=2,
+            step=0,
+            traffic_share=0.1,
+            state="started",
+        ),
+        RolloutEvaluated(
+            pipeline="flights",
+            rollout_id="ro-1",
+            step=0,
+            candidate_version=2,
+            champion_version=1,
+            metric="roc_auc",
+            candidate_value=0.70,
+            champion_value=0.72,
+            candidate_std_error=0.02,
+            champion_std_error=0.01,
+            candidate_rows=300,
+            champion_rows=2700,
+            candidate_error_rate=0.0,
+            candidate_latency_ms=0.4,
+            champion_latency_ms=0.3,
+        ),
     ]
 
 
@@ -147,6 +176,30 @@ def test_a_prediction_batch_expands_to_one_event_per_prediction_with_stable_ids(
     assert len({e.event_id for e in events}) == 3
     assert [e.event_id for e in batch.events()] == [e.event_id for e in events]
     assert all(PredictionLogged.model_validate(e.model_dump()) == e for e in events)
+
+
+def test_a_prediction_batch_from_before_rollouts_decodes_as_the_champions() -> None:
+    wire = _prediction_batch().model_dump(mode="json")
+    for field in ("arm", "rollout_id", "inference_seconds", "errors"):
+        wire.pop(field)
+    batch = PredictionsLogged.model_validate(wire)
+    assert (batch.arm, batch.rollout_id, batch.inference_seconds, batch.errors) == (
+        "champion",
+        None,
+        0.0,
+        0,
+    )
+
+
+def test_a_prediction_batch_names_the_arm_that_answered() -> None:
+    batch = _prediction_batch().model_copy(
+        update={"arm": "shadow", "rollout_id": "ro-1", "inference_seconds": 0.002, "errors": 1}
+    )
+    decoded = decode_event(encode_event(batch, source="tests").value)
+    assert isinstance(decoded, PredictionsLogged)
+    assert (decoded.arm, decoded.rollout_id, decoded.errors) == ("shadow", "ro-1", 1)
+    with pytest.raises(ValidationError):
+        PredictionsLogged.model_validate({**batch.model_dump(), "arm": "nobody"})
 
 
 def test_an_empty_prediction_batch_is_refused() -> None:

@@ -207,3 +207,35 @@ def test_slice_evaluation_and_slice_regression_policy() -> None:
             extra += "\npromotion: {metric: roc_auc}"
         with pytest.raises(ValidationError, match=where.replace(".", r"\.")):
             parse_spec_yaml(text + extra)
+
+
+def test_deployment_defaults_to_direct_and_takes_canary_and_shadow() -> None:
+    spec = parse_spec_yaml(MINIMAL)
+    assert spec.deployment.strategy == "direct"
+    assert spec.deployment.steps == [0.1, 0.5, 1.0]
+    canary = parse_spec_yaml(
+        MINIMAL + "deployment: {strategy: canary, steps: [0.2, 1.0], min_labelled: 50}\n"
+    )
+    assert canary.deployment.step_count() == 2
+    assert [canary.deployment.traffic_share(i) for i in (0, 1)] == [0.2, 1.0]
+    shadow = parse_spec_yaml(MINIMAL + "deployment: {strategy: shadow}\n")
+    assert (shadow.deployment.step_count(), shadow.deployment.traffic_share(0)) == (1, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("{strategy: blue_green}", "deployment.strategy"),
+        ("{steps: [0.5, 0.2, 1.0]}", "steps must increase"),
+        ("{steps: [0.1, 0.5]}", "the last step must be 1.0"),
+        ("{steps: [0, 1.0]}", r"in \(0, 1\]"),
+        ("{steps: []}", "deployment.steps"),
+        ("{min_labelled: 5}", "deployment.min_labelled"),
+        ("{max_latency_ratio: 1}", "deployment.max_latency_ratio"),
+        ("{max_error_rate: 2}", "deployment.max_error_rate"),
+        ("{canary: true}", "deployment.canary"),
+    ],
+)
+def test_bad_deployment_blocks_are_refused_at_their_path(block: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        parse_spec_yaml(MINIMAL + f"deployment: {block}\n")

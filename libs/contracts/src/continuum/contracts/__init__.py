@@ -3,6 +3,7 @@
 Everything two services agree on lives here; services never import each other.
 """
 
+from continuum.contracts.deployment_policy import DeploymentPolicy, RolloutStrategy
 from continuum.contracts.envelope import (
     MAX_VERSION,
     Contract,
@@ -50,6 +51,7 @@ from continuum.contracts.events_monitoring import (
     PredictionsLogged,
     QualityMeasured,
 )
+from continuum.contracts.events_rollouts import RolloutChanged, RolloutEvaluated, RolloutState
 from continuum.contracts.kafka_codec import (
     AnyEvent,
     KafkaRecord,
@@ -93,6 +95,7 @@ __all__ = [
     "Contract",
     "DataBatchReady",
     "DataVersion",
+    "DeploymentPolicy",
     "DriftDetected",
     "Event",
     "EventKeyring",
@@ -117,6 +120,10 @@ __all__ = [
     "RecordRejected",
     "RecordValue",
     "RejectionReason",
+    "RolloutChanged",
+    "RolloutEvaluated",
+    "RolloutState",
+    "RolloutStrategy",
     "Sha256",
     "SourceCoordinates",
     "StoredObject",

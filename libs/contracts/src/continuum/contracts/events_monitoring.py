@@ -48,6 +48,14 @@ class PredictionsLogged(Event):
     event_type: Literal["continuum.predictions.batch_logged"] = "continuum.predictions.batch_logged"
     model_version: int = Field(ge=1)
     predictions: list[PredictionRecord] = Field(min_length=1)
+    # Rollouts (all defaulted, so messages from before rollouts still decode): which arm
+    # answered these records (shadow: logged, never returned), for which rollout, the
+    # model time they took, and the records this arm failed since its last message (each
+    # answered by the champion instead), so the monitor can judge the candidate's health.
+    arm: Literal["champion", "candidate", "shadow"] = "champion"
+    rollout_id: str | None = None
+    inference_seconds: float = Field(default=0.0, ge=0, description="Model time on these.")
+    errors: int = Field(default=0, ge=0, description="Records this arm failed to answer.")
 
     def events(self) -> list[PredictionLogged]:
         """One ``PredictionLogged`` per prediction, as a consumer handles them.

@@ -28,6 +28,7 @@ from continuum.contracts.events_monitoring import (
     PredictionsLogged,
     QualityMeasured,
 )
+from continuum.contracts.events_rollouts import RolloutChanged, RolloutEvaluated
 from continuum.contracts.topics import topic_for
 
 CLOUDEVENTS_SPEC_VERSION: Final = "1.0"
@@ -45,7 +46,9 @@ AnyEvent = Annotated[
     | PredictionsLogged
     | DriftDetected
     | QualityMeasured
-    | PipelineChanged,
+    | PipelineChanged
+    | RolloutChanged
+    | RolloutEvaluated,
     Field(discriminator="event_type"),
 ]
 """Any Continuum event, told apart by ``event_type``."""

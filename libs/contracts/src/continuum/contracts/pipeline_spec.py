@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from continuum.contracts.deployment_policy import DeploymentPolicy
 from continuum.contracts.envelope import PipelineName
 from continuum.contracts.evaluation_policy import EvaluationPolicy
 from continuum.contracts.loop_policies import IngestPolicy, MonitoringPolicy, RetrainTriggers
@@ -192,6 +193,7 @@ class PipelineSpec(SpecModel):
     monitoring: MonitoringPolicy = Field(default_factory=MonitoringPolicy)
     ingest: IngestPolicy = Field(default_factory=IngestPolicy)
     evaluation: EvaluationPolicy = Field(default_factory=EvaluationPolicy)
+    deployment: DeploymentPolicy = Field(default_factory=DeploymentPolicy)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

@@ -22,6 +22,7 @@ from continuum.contracts.events_monitoring import (
     PredictionsLogged,
     QualityMeasured,
 )
+from continuum.contracts.events_rollouts import RolloutChanged, RolloutEvaluated
 
 DATA_BATCHES: Final = "continuum.data.batches"
 RECORDS_REJECTED: Final = "continuum.records.rejected"
@@ -34,6 +35,7 @@ PREDICTIONS: Final = "continuum.predictions"
 FEEDBACK: Final = "continuum.feedback"
 DRIFT_DETECTED: Final = "continuum.drift.detected"
 QUALITY_MEASURED: Final = "continuum.quality.measured"
+ROLLOUTS: Final = "continuum.rollouts"
 
 DLQ_SUFFIX: Final = ".dlq"
 
@@ -50,6 +52,8 @@ TOPIC_BY_EVENT: Final[dict[type[Event], str]] = {
     Feedback: FEEDBACK,
     DriftDetected: DRIFT_DETECTED,
     QualityMeasured: QUALITY_MEASURED,
+    RolloutChanged: ROLLOUTS,
+    RolloutEvaluated: ROLLOUTS,
 }
 
 ALL_TOPICS: Final[tuple[str, ...]] = tuple(dict.fromkeys(TOPIC_BY_EVENT.values()))
