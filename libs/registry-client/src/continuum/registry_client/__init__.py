@@ -1,6 +1,7 @@
 """The registry's HTTP API contract (request and response bodies) and an async client."""
 
 from continuum.registry_client.api_models import (
+    AbortRolloutRequest,
     ApplySpecRequest,
     AuditEntry,
     ModelVersionRecord,
@@ -9,6 +10,8 @@ from continuum.registry_client.api_models import (
     PipelineSummary,
     PromoteRequest,
     RollbackRequest,
+    RolloutRecord,
+    StartRolloutRequest,
     TrainingRequestAccepted,
     TrainingRequestBody,
     TrainingRunRecord,
@@ -20,6 +23,7 @@ from continuum.registry_client.client import (
 )
 
 __all__ = [
+    "AbortRolloutRequest",
     "ApplySpecRequest",
     "AuditEntry",
     "ModelVersionRecord",
@@ -31,6 +35,8 @@ __all__ = [
     "RegistryError",
     "RegistryUnavailableError",
     "RollbackRequest",
+    "RolloutRecord",
+    "StartRolloutRequest",
     "TrainingRequestAccepted",
     "TrainingRequestBody",
     "TrainingRunRecord",

@@ -11,6 +11,7 @@ from continuum.contracts import (
     GateDecision,
     ModelArtifacts,
     PipelineSpec,
+    RolloutState,
     Trigger,
     UtcDatetime,
     VersionNumber,
@@ -132,6 +133,52 @@ class RollbackRequest(ApiModel):
     actor: ActorName = "unknown"
 
 
+class RolloutRecord(ApiModel):
+    """``GET /v1/pipelines/{name}/rollout``: the pipeline's current or latest rollout.
+
+    Shaped like the last ``RolloutChanged`` the registry published for it: a rollout is
+    live while ``state`` is ``started`` or ``advanced``; serving routes
+    ``traffic_share`` of requests to ``candidate_version`` (shadow: 0.0, a copy only).
+    """
+
+    pipeline: str
+    rollout_id: str
+    strategy: Literal["canary", "shadow"]
+    champion_version: int = Field(ge=1)
+    candidate_version: int = Field(ge=1)
+    step: int = Field(ge=0)
+    traffic_share: float = Field(ge=0, le=1)
+    state: RolloutState
+    reason: str = ""
+    started_at: UtcDatetime
+    step_started_at: UtcDatetime
+    updated_at: UtcDatetime
+
+    @property
+    def live(self) -> bool:
+        """Whether the rollout still routes traffic (not completed or rolled back)."""
+        return self.state in ("started", "advanced")
+
+
+class StartRolloutRequest(ApiModel):
+    """``POST /v1/pipelines/{name}/rollouts``: roll a registered version out by hand.
+
+    The strategy and steps are the spec's ``deployment:`` (canary when it says direct).
+    The gate is not asked: this is how an operator tries a version the gate refused.
+    """
+
+    version: VersionNumber
+    reason: Reason = "manual rollout"
+    actor: ActorName = "unknown"
+
+
+class AbortRolloutRequest(ApiModel):
+    """``POST /v1/pipelines/{name}/rollout/abort``: roll the live rollout back now."""
+
+    reason: Reason = "aborted by hand"
+    actor: ActorName = "unknown"
+
+
 class TrainingRequestBody(ApiModel):
     """``POST /v1/pipelines/{name}/training-requests``: ask for a run now."""
 
@@ -159,6 +206,10 @@ class AuditEntry(ApiModel):
         "rejected",
         "rolled_back",
         "training_requested",
+        "rollout_started",
+        "rollout_advanced",
+        "rollout_completed",
+        "rollout_rolled_back",
     ]
     actor: str
     version: int | None = None

@@ -9,6 +9,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from continuum.registry_client.api_models import (
+    AbortRolloutRequest,
     ApplySpecRequest,
     AuditEntry,
     ModelVersionRecord,
@@ -16,6 +17,8 @@ from continuum.registry_client.api_models import (
     PipelineSummary,
     PromoteRequest,
     RollbackRequest,
+    RolloutRecord,
+    StartRolloutRequest,
     TrainingRequestAccepted,
     TrainingRequestBody,
     TrainingRunRecord,
@@ -177,6 +180,33 @@ class RegistryClient:
             RollbackRequest(reason=reason, actor=actor),
         )
         return ModelVersionRecord.model_validate_json(response.content)
+
+    # -- rollouts -------------------------------------------------------------------
+    async def rollout(self, pipeline: str) -> RolloutRecord | None:
+        """The pipeline's current or latest rollout, or ``None`` if it never had one."""
+        return await self._get_or_none(f"/v1/pipelines/{pipeline}/rollout", RolloutRecord)
+
+    async def start_rollout(
+        self, pipeline: str, version: int, reason: str = "manual rollout", actor: str = "cli"
+    ) -> RolloutRecord:
+        """Roll ``version`` out by the spec's deployment strategy. Needs the token."""
+        response = await self._request(
+            "POST",
+            f"/v1/pipelines/{pipeline}/rollouts",
+            StartRolloutRequest(version=version, reason=reason, actor=actor),
+        )
+        return RolloutRecord.model_validate_json(response.content)
+
+    async def abort_rollout(
+        self, pipeline: str, reason: str = "aborted by hand", actor: str = "cli"
+    ) -> RolloutRecord:
+        """Roll the live rollout back now (the champion stays). Needs the token."""
+        response = await self._request(
+            "POST",
+            f"/v1/pipelines/{pipeline}/rollout/abort",
+            AbortRolloutRequest(reason=reason, actor=actor),
+        )
+        return RolloutRecord.model_validate_json(response.content)
 
     async def request_training(
         self, pipeline: str, reason: str = "", requested_by: str = "cli"

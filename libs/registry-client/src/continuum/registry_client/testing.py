@@ -22,6 +22,7 @@ from continuum.registry_client.api_models import (
     ModelVersionRecord,
     PipelineSpecRecord,
     PipelineSummary,
+    RolloutRecord,
 )
 from continuum.registry_client.client import RegistryClient
 
@@ -30,6 +31,7 @@ CREATED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 _SPEC = re.compile(r"/v1/pipelines/(?P<name>[^/]+)(?:/specs/(?P<version>\d+))?")
 _CHAMPION = re.compile(r"/v1/pipelines/(?P<name>[^/]+)/champion")
+_ROLLOUT = re.compile(r"/v1/pipelines/(?P<name>[^/]+)/rollout")
 _MODEL = re.compile(r"/v1/pipelines/(?P<name>[^/]+)/models/(?P<version>\d+)")
 
 
@@ -41,6 +43,8 @@ class FakeRegistry:
     """Each pipeline's spec versions, oldest first (version = position + 1)."""
     models: dict[tuple[str, int], ModelVersionRecord] = field(default_factory=dict)
     champions: dict[str, int] = field(default_factory=dict)
+    rollouts: dict[str, RolloutRecord] = field(default_factory=dict)
+    """Each pipeline's current or latest rollout (set it, or use :meth:`set_rollout`)."""
     unreachable_calls: int = 0
     """The next this many requests fail as if the registry were down."""
     calls: list[str] = field(default_factory=list)
@@ -82,6 +86,28 @@ class FakeRegistry:
             self.champions[pipeline] = version
         return record
 
+    def set_rollout(self, pipeline: str, **fields: Any) -> RolloutRecord:
+        """Make ``fields`` (over a started canary of version 2 against 1) the pipeline's
+        rollout, as the registry reports it after a ``RolloutChanged``."""
+        record = RolloutRecord.model_validate(
+            {
+                "pipeline": pipeline,
+                "rollout_id": f"{pipeline}-rollout-1",
+                "strategy": "canary",
+                "champion_version": 1,
+                "candidate_version": 2,
+                "step": 0,
+                "traffic_share": 0.1,
+                "state": "started",
+                "started_at": CREATED_AT,
+                "step_started_at": CREATED_AT,
+                "updated_at": CREATED_AT,
+                **fields,
+            }
+        )
+        self.rollouts[pipeline] = record
+        return record
+
     def transport(self) -> httpx.MockTransport:
         """The transport a :class:`RegistryClient` reaches this fake through."""
         return httpx.MockTransport(self.handle)
@@ -104,6 +130,11 @@ class FakeRegistry:
             if version is None:
                 return _not_found("no champion")
             return self._model(m["name"], version)
+        if m := _ROLLOUT.fullmatch(path):
+            rollout = self.rollouts.get(m["name"])
+            if rollout is None:
+                return _not_found("no rollout")
+            return httpx.Response(200, content=rollout.model_dump_json().encode())
         if m := _MODEL.fullmatch(path):
             return self._model(m["name"], int(m["version"]))
         if m := _SPEC.fullmatch(path):
