@@ -52,6 +52,13 @@ from continuum.contracts.events_monitoring import (
     QualityMeasured,
 )
 from continuum.contracts.events_rollouts import RolloutChanged, RolloutEvaluated, RolloutState
+from continuum.contracts.feature_views import (
+    FeatureView,
+    ViewFeature,
+    entity_key,
+    model_input_columns,
+    view_feature_kinds,
+)
 from continuum.contracts.kafka_codec import (
     AnyEvent,
     KafkaRecord,
@@ -99,6 +106,7 @@ __all__ = [
     "DriftDetected",
     "Event",
     "EventKeyring",
+    "FeatureView",
     "Feedback",
     "GateDecision",
     "KafkaRecord",
@@ -133,14 +141,18 @@ __all__ = [
     "UnverifiedEventError",
     "UtcDatetime",
     "VersionNumber",
+    "ViewFeature",
     "batch_id_for",
     "check_record",
     "cloudevent_headers",
     "decode_event",
     "encode_event",
+    "entity_key",
     "is_valid_pipeline_name",
+    "model_input_columns",
     "needs_signature",
     "parse_event_time",
     "parse_spec_yaml",
     "utc_now",
+    "view_feature_kinds",
 ]

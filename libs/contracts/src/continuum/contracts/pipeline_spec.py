@@ -23,6 +23,13 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from continuum.contracts.deployment_policy import DeploymentPolicy
 from continuum.contracts.envelope import PipelineName
 from continuum.contracts.evaluation_policy import EvaluationPolicy
+from continuum.contracts.feature_views import (
+    ColumnKind,
+    FeatureView,
+    model_input_columns,
+    view_feature_kinds,
+    view_problems,
+)
 from continuum.contracts.loop_policies import IngestPolicy, MonitoringPolicy, RetrainTriggers
 from continuum.contracts.record_schema import RecordSchema, SpecModel, Target
 
@@ -193,6 +200,7 @@ class PipelineSpec(SpecModel):
     monitoring: MonitoringPolicy = Field(default_factory=MonitoringPolicy)
     ingest: IngestPolicy = Field(default_factory=IngestPolicy)
     evaluation: EvaluationPolicy = Field(default_factory=EvaluationPolicy)
+    feature_views: list[FeatureView] = Field(default_factory=list)
     deployment: DeploymentPolicy = Field(default_factory=DeploymentPolicy)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -215,6 +223,33 @@ class PipelineSpec(SpecModel):
     def _target_domain_fits_task(self) -> Self:
         _target_fits_task(self.task, self.record_schema.target)
         return self
+
+    @model_validator(mode="after")
+    def _feature_views_fit_schema(self) -> Self:
+        problems = view_problems(self.record_schema, self.feature_views)
+        if problems:
+            raise ValidationError.from_exception_data(
+                "PipelineSpec",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("feature_view", message),
+                        loc=loc,
+                        input=None,
+                    )
+                    for loc, message in problems
+                ],
+            )
+        return self
+
+    @property
+    def model_input_columns(self) -> list[str]:
+        """The model's input columns: schema features, then view features, in spec order."""
+        return model_input_columns(self.record_schema, self.feature_views)
+
+    @property
+    def view_feature_kinds(self) -> dict[str, ColumnKind]:
+        """Each view feature's kind (numeric or categorical), in spec order."""
+        return view_feature_kinds(self.record_schema, self.feature_views)
 
     @property
     def higher_is_better(self) -> bool:
