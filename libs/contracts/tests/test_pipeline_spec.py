@@ -234,6 +234,7 @@ def test_deployment_defaults_to_direct_and_takes_canary_and_shadow() -> None:
         ("{max_latency_ratio: 1}", "deployment.max_latency_ratio"),
         ("{max_error_rate: 2}", "deployment.max_error_rate"),
         ("{canary: true}", "deployment.canary"),
+        ("{strategy: canary, steps: [1.0]}", "a canary needs a step below 1.0"),
     ],
 )
 def test_bad_deployment_blocks_are_refused_at_their_path(block: str, message: str) -> None:

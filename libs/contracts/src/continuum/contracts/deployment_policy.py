@@ -62,10 +62,16 @@ class DeploymentPolicy(SpecModel):
             raise ValueError(f"steps must increase, got {self.steps}")
         if self.steps[-1] != 1.0:
             raise ValueError(f"the last step must be 1.0 (all traffic), got {self.steps[-1]}")
+        # Steps below 1.0 are judged (both arms answer); reaching 1.0 completes the rollout.
+        if self.strategy == "canary" and len(self.steps) < 2:
+            raise ValueError("a canary needs a step below 1.0: at 1.0 the champion answers none")
         return self
 
     def step_count(self) -> int:
-        """How many steps a rollout of this strategy has (shadow: one evaluation step)."""
+        """How many steps a rollout of this strategy has (shadow: one evaluation step).
+
+        A canary's last step (1.0) is where it completes: the steps before it are judged.
+        """
         return len(self.steps) if self.strategy == "canary" else 1
 
     def traffic_share(self, step: int) -> float:

@@ -89,7 +89,10 @@ class ModelTrained(Event):
     )
 
 
-GateDecision = Literal["promoted", "rejected"]
+GateDecision = Literal["promoted", "rejected", "rollout"]
+"""``rollout``: passed the gate, but the spec's ``deployment:`` is canary or shadow, so the
+version is rolled out against the champion on live traffic first (the champion stays
+until the rollout completes with a ``ModelPromoted``)."""
 
 
 class ModelRegistered(Event):
