@@ -99,7 +99,7 @@ MUST_NOT_HAVE = {
 }
 # Storage a service writes to: its mount must not be read-only.
 WRITES = {
-    "ingest": {"CONTINUUM_DATA_ROOT"},
+    "ingest": {"CONTINUUM_DATA_ROOT", "CONTINUUM_STATE_DIR"},
     "trainer": {"CONTINUUM_ARTIFACT_ROOT", "CONTINUUM_STATE_DIR"},
     "monitor": {"CONTINUUM_STATE_DIR"},
 }

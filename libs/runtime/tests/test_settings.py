@@ -44,3 +44,14 @@ def test_shared_fields_keep_their_names_and_own_fields_take_the_prefix(
     assert _Service.env_name("http_port") == "CONTINUUM_HTTP_PORT"
     assert _Service.env_name("tick_seconds") == "CONTINUUM_THING_TICK_SECONDS"
     assert _Service(tick_seconds=4).tick_seconds == 4  # by name, as tests pass them
+
+
+def test_the_online_store_defaults_to_sqlite_in_the_state_dir(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CONTINUUM_ONLINE_STORE_URI", raising=False)
+    monkeypatch.setenv("CONTINUUM_STATE_DIR", "/var/state")
+    assert _Service().online_store_uri == "sqlite:////var/state/online.db"
+    monkeypatch.setenv("CONTINUUM_ONLINE_STORE_URI", "redis://redis:6379/0")
+    assert _Service().online_store_uri == "redis://redis:6379/0"
+    assert _Service.env_name("online_store_uri") == "CONTINUUM_ONLINE_STORE_URI"

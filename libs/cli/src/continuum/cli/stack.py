@@ -168,6 +168,8 @@ class LocalStack:
             "CONTINUUM_DATA_ROOT": (self.home / "data").resolve().as_uri(),
             "CONTINUUM_ARTIFACT_ROOT": (self.home / "artifacts").resolve().as_uri(),
             "CONTINUUM_STATE_DIR": str(state.resolve()),
+            # One online feature store for the stack: ingest writes it, serving reads it.
+            "CONTINUUM_ONLINE_STORE_URI": f"sqlite:///{(self.home / 'state').resolve()}/online.db",
             **self.extra_env,
         }
 

@@ -80,10 +80,14 @@ def from_micros(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
 
 
+def clean_values(values: dict[str, FeatureValue]) -> dict[str, FeatureValue]:
+    """A copy of ``values`` with NaN as ``None``: every store keeps missing as ``None``."""
+    return {k: (None if isinstance(v, float) and v != v else v) for k, v in values.items()}
+
+
 def encode_values(values: dict[str, FeatureValue]) -> str:
     """The stored form of a row's values (JSON; NaN is stored as missing)."""
-    clean = {k: (None if isinstance(v, float) and v != v else v) for k, v in values.items()}
-    return json.dumps(clean, separators=(",", ":"), sort_keys=True)
+    return json.dumps(clean_values(values), separators=(",", ":"), sort_keys=True)
 
 
 def decode_values(text: str | bytes) -> dict[str, FeatureValue]:

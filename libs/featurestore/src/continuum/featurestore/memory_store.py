@@ -5,7 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from continuum.featurestore.base import FeatureRow, as_of_micros, newest_per_entity
+from continuum.featurestore.base import (
+    FeatureRow,
+    as_of_micros,
+    clean_values,
+    newest_per_entity,
+)
 
 
 class MemoryOnlineStore:
@@ -21,7 +26,8 @@ class MemoryOnlineStore:
             for entity, row in newest_per_entity(rows).items():
                 held = self._rows.get((view, entity))
                 if held is None or as_of_micros(row.as_of) >= as_of_micros(held.as_of):
-                    self._rows[(view, entity)] = FeatureRow(entity, row.as_of, dict(row.values))
+                    values = clean_values(row.values)
+                    self._rows[(view, entity)] = FeatureRow(entity, row.as_of, values)
 
     def read(self, view: str, entities: Sequence[str]) -> dict[str, FeatureRow]:
         """The stored rows of ``entities`` (absent if never written)."""

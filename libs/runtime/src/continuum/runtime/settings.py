@@ -11,9 +11,9 @@ the environment when a service's ``create_app`` builds them, never at import tim
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -61,6 +61,20 @@ class ServiceSettings(BaseSettings):
     state_dir: Path = Field(
         default=Path(".continuum/state"), description="Durable local state of this service."
     )
+    online_store_uri: str = Field(
+        default="",
+        description="CONTINUUM_ONLINE_STORE_URI: the online feature store (sqlite:///abs/path.db,"
+        " redis://host:port/db or memory://); empty means sqlite:///<state_dir>/online.db.",
+    )
+
+    @model_validator(mode="after")
+    def _online_store_defaults_to_sqlite(self) -> Self:
+        # Derived after validation so a service's own state_dir default (or the
+        # environment's) decides where the embedded store lives.
+        if not self.online_store_uri:
+            folder = self.state_dir.expanduser().resolve()
+            self.online_store_uri = f"sqlite:///{folder / 'online.db'}"
+        return self
 
     @classmethod
     def settings_customise_sources(
