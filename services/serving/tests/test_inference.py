@@ -44,16 +44,22 @@ async def test_concurrent_requests_share_one_pipeline_call(
         return predict_records(m, records)
 
     monkeypatch.setattr(inference_module, "predict_records", counting)
-    batcher = MicroBatcher(model, max_rows=1000, inline_max_rows=inline_max_rows)
+    observed: list[float] = []
+    batcher = MicroBatcher(
+        model, max_rows=1000, inline_max_rows=inline_max_rows, observe=observed.append
+    )
     rng = random.Random(2)
     requests = [[make_record(rng) for _ in range(n)] for n in (1, 3, 1, 5, 2)]
     results = await asyncio.gather(*(batcher.predict(r) for r in requests))
     # All five arrived before the batcher ran: one pipeline call for the 12 rows.
     assert calls == [12]
-    for records, result in zip(requests, results, strict=True):
+    assert len(observed) == 1  # the inference histogram sees the one call
+    for records, (result, seconds) in zip(requests, results, strict=True):
         alone = predict_records(model, records)
         assert result.labels == alone.labels
         assert result.probabilities == alone.probabilities
+        # Each request is charged its rows' share of the call's model time.
+        assert seconds == pytest.approx(observed[0] * len(records) / 12)
 
 
 async def test_batches_respect_max_rows() -> None:
@@ -62,7 +68,7 @@ async def test_batches_respect_max_rows() -> None:
     rng = random.Random(3)
     requests = [[make_record(rng) for _ in range(n)] for n in (2, 3, 3, 6)]
     results = await asyncio.gather(*(batcher.predict(r) for r in requests))
-    assert [len(r.labels) for r in results] == [2, 3, 3, 6]
+    assert [len(r.predictions.labels) for r in results] == [2, 3, 3, 6]
 
 
 async def test_a_failing_request_does_not_fail_its_batch_mates(
@@ -86,8 +92,8 @@ async def test_a_failing_request_does_not_fail_its_batch_mates(
         return_exceptions=True,
     )
     assert [type(r).__name__ for r in results] == [
-        "Predictions",
-        "Predictions",
+        "Inferred",
+        "Inferred",
         "ValueError",
-        "Predictions",
+        "Inferred",
     ]

@@ -80,7 +80,7 @@ SERVICE_ACCESS: Mapping[str, ServiceAccess] = {
     ),
     "serving": ServiceAccess(
         publishes=(topics.PREDICTIONS,),
-        subscribes=(topics.MODELS_PROMOTED, topics.PIPELINES_CHANGED),
+        subscribes=(topics.MODELS_PROMOTED, topics.PIPELINES_CHANGED, topics.ROLLOUTS),
     ),
     "monitor": ServiceAccess(
         publishes=(topics.DRIFT_DETECTED, topics.QUALITY_MEASURED),

@@ -45,6 +45,7 @@ def app_for(parts: ServingParts) -> FastAPI:
         # registry is then seen by one or the other (and the reconciler covers the rest).
         await broker.start()
         log.start()
+        parts.shadow.start()
         tasks = [asyncio.create_task(manager.sync_all(), name="registry-sync")]
         if settings.reconcile_seconds > 0:
             tasks.append(
@@ -61,6 +62,7 @@ def app_for(parts: ServingParts) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             # HTTP has stopped: publish the predictions still queued, then disconnect.
+            await parts.shadow.close()
             await log.close(settings.log_drain_seconds)
             await broker.stop()
             await parts.registry.aclose()

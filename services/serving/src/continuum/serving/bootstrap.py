@@ -15,6 +15,7 @@ from continuum.serving.models import ModelTable
 from continuum.serving.prediction_log import PredictionLog
 from continuum.serving.predictor import Predictor
 from continuum.serving.settings import ServingSettings
+from continuum.serving.shadow import ShadowQueue
 from continuum.serving.subscribers import register_subscribers
 from continuum.storage import ObjectStore, open_store
 
@@ -32,6 +33,7 @@ class ServingParts:
     table: ModelTable
     manager: ModelManager
     log: PredictionLog
+    shadow: ShadowQueue
     predictor: Predictor
 
 
@@ -60,6 +62,7 @@ def build(
     log = PredictionLog(
         broker, metrics, max_size=settings.log_queue_size, batch_size=settings.log_batch_size
     )
+    shadow = ShadowQueue(log, metrics, max_records=settings.shadow_queue_size)
     register_subscribers(broker, manager, group_id=settings.consumer_group)
     return ServingParts(
         settings=settings,
@@ -69,5 +72,6 @@ def build(
         table=table,
         manager=manager,
         log=log,
-        predictor=Predictor(log, max_records=settings.max_records),
+        shadow=shadow,
+        predictor=Predictor(log, max_records=settings.max_records, shadow=shadow),
     )

@@ -45,7 +45,6 @@ class PredictHandler:
         self.metrics = metrics
         # Label lookups cost a lock and a dict per call; these caches hold the children.
         self._requests: dict[tuple[str, int], Counter] = {}
-        self._records: dict[tuple[str, str], Counter] = {}
         self._duration: dict[tuple[str, str], Histogram] = {}
 
     def _count(self, pipeline: str, status: int) -> None:
@@ -56,7 +55,8 @@ class PredictHandler:
         child.inc()
 
     async def respond(self, name: str, body: bytes) -> Answer:
-        """Predict with ``name``'s champion: 200, or 404/422/500/503 with a ``detail``."""
+        """Predict with ``name``'s champion (and its rollout's candidate, if any): 200, or
+        404/422/500/503 with a ``detail``."""
         started = time.perf_counter()
         slot = self.table.get(name)
         if slot is None:
@@ -70,9 +70,9 @@ class PredictHandler:
         if model is None:
             self._count(name, 503)
             return 503, json_bytes({"detail": "no model yet"}), {"retry-after": "5"}
-        key = (name, model.version_label)
+        label = model.version_label
         try:
-            result = await self.predictor.handle(model, body)
+            result = await self.predictor.handle(model, body, slot.rollout)
         except RequestInvalidError as exc:
             answer: Answer = (422, json_bytes({"detail": exc.errors}), None)
         except Exception:
@@ -80,11 +80,9 @@ class PredictHandler:
             answer = (500, json_bytes({"detail": "prediction failed"}), None)
         else:
             answer = (200, json_bytes(result.body), None)
-            records = self._records.get(key)
-            if records is None:
-                records = self._records[key] = self.metrics.records.labels(*key)
-            records.inc(result.records)
+            label = result.version_label  # a canary's candidate, when it answered
         self._count(name, answer[0])
+        key = (name, label)
         duration = self._duration.get(key)
         if duration is None:
             duration = self._duration[key] = self.metrics.request_duration.labels(*key)

@@ -16,9 +16,18 @@ Two measured facts shape this module (bench/serving_bench.py, services/serving/R
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from continuum.modelkit import LoadedModel, Predictions
+
+
+class Inferred(NamedTuple):
+    """One request's predictions and its share of the model time that computed them."""
+
+    predictions: Predictions
+    seconds: float
 
 
 def predict_records(model: LoadedModel, records: list[dict[str, Any]]) -> Predictions:
@@ -26,24 +35,41 @@ def predict_records(model: LoadedModel, records: list[dict[str, Any]]) -> Predic
     return model.predict_records(records)
 
 
+def _timed(model: LoadedModel, records: list[dict[str, Any]]) -> tuple[Predictions, float]:
+    # Timed where it runs (in the worker thread, if any): model time, not queueing.
+    started = time.perf_counter()
+    result = predict_records(model, records)
+    return result, time.perf_counter() - started
+
+
 class MicroBatcher:
     """Coalesces concurrent predictions for one model into single pipeline calls.
 
     ``inline_max_rows``: batches up to this size run on the event loop (no thread hop);
     bigger ones in a worker thread, so the loop keeps accepting requests meanwhile.
+    ``observe`` gets the model time of every pipeline call (the inference histogram).
     """
 
-    def __init__(self, model: LoadedModel, *, max_rows: int, inline_max_rows: int) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        *,
+        max_rows: int,
+        inline_max_rows: int,
+        observe: Callable[[float], None] | None = None,
+    ) -> None:
         self.model = model
         self.max_rows = max_rows
         self.inline_max_rows = inline_max_rows
-        self._waiting: list[tuple[list[dict[str, Any]], asyncio.Future[Predictions]]] = []
+        self.observe = observe
+        self._waiting: list[tuple[list[dict[str, Any]], asyncio.Future[Inferred]]] = []
         self._draining = False
         self._task: asyncio.Task[None] | None = None  # referenced so it is not collected
 
-    async def predict(self, records: list[dict[str, Any]]) -> Predictions:
-        """Predictions for ``records``, possibly computed together with other requests'."""
-        future: asyncio.Future[Predictions] = asyncio.get_running_loop().create_future()
+    async def predict(self, records: list[dict[str, Any]]) -> Inferred:
+        """Predictions for ``records``, possibly computed together with other requests',
+        with their share (by rows) of that call's model time."""
+        future: asyncio.Future[Inferred] = asyncio.get_running_loop().create_future()
         self._waiting.append((records, future))
         if not self._draining:
             self._draining = True
@@ -56,27 +82,34 @@ class MicroBatcher:
                 batch = self._take()
                 rows = [r for records, _ in batch for r in records]
                 try:
-                    result = await self._run(rows)
+                    result, seconds = await self._run(rows)
                 except Exception as exc:
                     await self._one_by_one(batch, exc)
                     continue
+                per_row = seconds / len(rows) if rows else 0.0
                 start = 0
                 for records, future in batch:
                     end = start + len(records)
                     if not future.done():  # the client may have gone away
-                        future.set_result(_slice(result, start, end))
+                        future.set_result(
+                            Inferred(_slice(result, start, end), per_row * len(records))
+                        )
                     start = end
         finally:
             self._draining = False
 
-    async def _run(self, rows: list[dict[str, Any]]) -> Predictions:
+    async def _run(self, rows: list[dict[str, Any]]) -> tuple[Predictions, float]:
         if len(rows) <= self.inline_max_rows:
-            return predict_records(self.model, rows)
-        return await asyncio.to_thread(predict_records, self.model, rows)
+            result = _timed(self.model, rows)
+        else:
+            result = await asyncio.to_thread(_timed, self.model, rows)
+        if self.observe is not None:
+            self.observe(result[1])
+        return result
 
     async def _one_by_one(
         self,
-        batch: list[tuple[list[dict[str, Any]], asyncio.Future[Predictions]]],
+        batch: list[tuple[list[dict[str, Any]], asyncio.Future[Inferred]]],
         error: Exception,
     ) -> None:
         # A failed batch fails only the requests that fail on their own.
@@ -91,9 +124,9 @@ class MicroBatcher:
             if result is None:
                 future.set_exception(error)
             elif not future.done():
-                future.set_result(result)
+                future.set_result(Inferred(*result))
 
-    def _take(self) -> list[tuple[list[dict[str, Any]], asyncio.Future[Predictions]]]:
+    def _take(self) -> list[tuple[list[dict[str, Any]], asyncio.Future[Inferred]]]:
         # Always at least one request (a single request may exceed max_rows on its own).
         taken = [self._waiting[0]]
         rows = len(taken[0][0])

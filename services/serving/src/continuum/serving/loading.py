@@ -1,4 +1,5 @@
-"""Loading a champion: verify, deserialize (skops allowlist), warm. Runs in a worker thread."""
+"""Loading a model (a champion or a rollout's candidate): verify, deserialize (skops
+allowlist), warm. Runs in a worker thread."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from uuid import UUID
 from continuum.contracts import ModelArtifacts, PipelineSpec, utc_now
 from continuum.modelkit import load_champion, read_reference_sample
 from continuum.serving.inference import MicroBatcher, predict_records
+from continuum.serving.metrics import ArmMeter
 from continuum.serving.models import ServingModel
 from continuum.serving.validation import RecordValidator
 from continuum.storage import ObjectStore
@@ -23,6 +25,7 @@ def load_and_warm(
     spec: PipelineSpec,
     artifacts: ModelArtifacts,
     correlation_id: UUID,
+    meter: ArmMeter,
     batch_max_rows: int = 1000,
     inline_max_rows: int = 0,
 ) -> ServingModel:
@@ -42,7 +45,13 @@ def load_and_warm(
         artifacts=artifacts,
         correlation_id=correlation_id,
         loaded_at=utc_now(),
-        batcher=MicroBatcher(loaded, max_rows=batch_max_rows, inline_max_rows=inline_max_rows),
+        batcher=MicroBatcher(
+            loaded,
+            max_rows=batch_max_rows,
+            inline_max_rows=inline_max_rows,
+            observe=meter.inference.observe,
+        ),
+        meter=meter,
     )
     # The first prediction pays for lazy imports and allocations; do it here, not in a request.
     predict_records(loaded, [_warm_record(store, artifacts, spec)])

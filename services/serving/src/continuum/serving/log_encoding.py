@@ -4,12 +4,15 @@ Built without a pydantic model per prediction: the rows are plain dicts serializ
 with pydantic-core (``to_json``) into the shape :class:`~continuum.contracts.PredictionsLogged`
 validates (tests decode what this produces with the contract). A message stays below
 :data:`MAX_MESSAGE_BYTES` (Kafka refuses requests above 1 MiB by default): a batch that
-would be larger is split in halves.
+would be larger is split in halves. One message holds one model's predictions in one
+rollout arm (``arm``, ``rollout_id``), with the model time they took and the records
+that arm failed since its last message (``errors``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -33,7 +36,9 @@ class LoggedRequest(NamedTuple):
     """What the request path queues: one request's predictions, turned into rows later.
 
     ``logged`` records are logged (the first ones; fewer than ``len(records)`` when the
-    queue could not take them all).
+    queue could not take them all). ``positions``: each record's index in the request
+    (``None``: 0, 1, ...), so a canary request split between arms, and a shadow copy,
+    keep the request ids the client's records have. ``seconds``: model time on them.
     """
 
     model: ServingModel
@@ -45,6 +50,19 @@ class LoggedRequest(NamedTuple):
     event_times: list[datetime | None]
     occurred_at: datetime
     logged: int
+    rollout_id: str | None = None
+    seconds: float = 0.0
+    positions: Sequence[int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArmBatch:
+    """What one message group shares: the model, its arm's rollout, time and failures."""
+
+    model: ServingModel
+    rollout_id: str | None
+    seconds: float
+    errors: int
 
 
 def rows_of(request: LoggedRequest) -> list[dict[str, Any]]:
@@ -52,9 +70,10 @@ def rows_of(request: LoggedRequest) -> list[dict[str, Any]]:
     features_of = request.model.validator.features_of
     probabilities = request.probabilities
     prefix = request.request_id
+    positions = request.positions or range(request.logged)
     return [
         {
-            "request_id": f"{prefix}:{i}",
+            "request_id": f"{prefix}:{positions[i]}",
             "occurred_at": request.occurred_at,
             "features": features_of(request.records[i]),
             "prediction": request.labels[i],
@@ -67,31 +86,45 @@ def rows_of(request: LoggedRequest) -> list[dict[str, Any]]:
 
 
 def encode_rows(
-    model: ServingModel, rows: list[dict[str, Any]], keyring: EventKeyring
+    batch: ArmBatch, rows: list[dict[str, Any]], keyring: EventKeyring
 ) -> list[tuple[KafkaRecord, int]]:
-    """Signed ``PredictionsLogged`` messages for ``rows`` (all of ``model``), keyed by
-    pipeline, each with the number of predictions it carries."""
+    """Signed ``PredictionsLogged`` messages for ``rows`` (all of one model and arm), keyed
+    by pipeline, each with the number of predictions it carries."""
+    model = batch.model
     envelope = PredictionsLogged.model_construct(
         pipeline=model.pipeline,
         # The promotion's correlation id: predictions stay on the model version's chain.
         correlation_id=model.correlation_id,
         model_version=model.version,
         predictions=[],
+        arm=model.arm,
+        rollout_id=batch.rollout_id,
+        inference_seconds=batch.seconds,
+        errors=batch.errors,
     )
     body = envelope.model_dump()
     body["predictions"] = rows
     value = to_json(body)
     if len(value) > MAX_MESSAGE_BYTES and len(rows) > 1:
+        # Time split by rows; the failures counted once, in the first half.
         half = len(rows) // 2
-        return encode_rows(model, rows[:half], keyring) + encode_rows(model, rows[half:], keyring)
+        first_seconds = batch.seconds * half / len(rows)
+        first = ArmBatch(model, batch.rollout_id, first_seconds, batch.errors)
+        rest = ArmBatch(model, batch.rollout_id, batch.seconds - first_seconds, 0)
+        return encode_rows(first, rows[:half], keyring) + encode_rows(rest, rows[half:], keyring)
     headers = keyring.sign(value, cloudevent_headers(envelope, SOURCE))
     return [(KafkaRecord(PREDICTIONS, model.pipeline.encode(), value, headers), len(rows))]
 
 
-def by_model(requests: Iterable[LoggedRequest]) -> list[tuple[ServingModel, list[LoggedRequest]]]:
-    """Requests grouped by the model that answered them (a swap may fall inside a batch)."""
-    groups: dict[int, tuple[ServingModel, list[LoggedRequest]]] = {}
+def by_model(
+    requests: Iterable[LoggedRequest],
+) -> list[tuple[ServingModel, str | None, list[LoggedRequest]]]:
+    """Requests grouped by the model and rollout that answered them (a swap or a rollout
+    change may fall inside a batch). A model answers on one arm, so this groups by arm."""
+    groups: dict[tuple[int, str | None], tuple[ServingModel, str | None, list[LoggedRequest]]]
+    groups = {}
     for request in requests:
         # By identity: a model is one loaded object, and hashing its fields would cost.
-        groups.setdefault(id(request.model), (request.model, []))[1].append(request)
+        key = (id(request.model), request.rollout_id)
+        groups.setdefault(key, (request.model, request.rollout_id, []))[2].append(request)
     return list(groups.values())

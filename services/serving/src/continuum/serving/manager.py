@@ -20,8 +20,9 @@ from continuum.modelkit import UntrustedModelError
 from continuum.registry_client import RegistryClient, RegistryError
 from continuum.runtime import Backoff, is_transient, retrying
 from continuum.serving.loading import load_and_warm
-from continuum.serving.metrics import ServingMetrics
-from continuum.serving.models import ModelTable, PipelineSlot
+from continuum.serving.metrics import Arm, ArmMeter, ServingMetrics
+from continuum.serving.models import ModelTable, PipelineSlot, ServingModel
+from continuum.serving.rollouts import RolloutKeeper
 from continuum.storage import IntegrityError, ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,9 @@ class ModelManager:
         self.retry_seconds = retry_seconds
         self.refused: dict[str, set[int]] = {}
         self._specs: dict[tuple[str, int], PipelineSpec] = {}
+        self.rollouts = RolloutKeeper(
+            table, registry, metrics, load=self.load_model, refused=self.refused
+        )
 
     # -- start and reconcile ---------------------------------------------------------
     async def sync_all(self) -> None:
@@ -85,12 +89,15 @@ class ModelManager:
     async def _sync_one(self, name: str) -> None:
         try:
             await self._retrying(lambda: self.reconcile_pipeline(name))
+            # A restart in the middle of a rollout resumes it where the registry has it.
+            await self._retrying(lambda: self.rollouts.sync(name))
         except Exception:
             # One broken pipeline must not keep the others from being served.
             logger.exception("loading the champion of %s failed", name)
 
     async def reconcile_all(self) -> None:
-        """Compare each pipeline's serving version with the registry's champion, and fix it."""
+        """Compare each pipeline's serving version (and rollout) with the registry's, and
+        fix them."""
         for summary in await self.registry.list_pipelines():
             slot = self.table.slot(summary.name)
             slot.latest_spec_version = summary.spec_version
@@ -100,6 +107,11 @@ class ModelManager:
                     await self.reconcile_pipeline(summary.name)
                 except Exception:
                     logger.exception("reconciling %s failed", summary.name)
+            if summary.champion_version is not None:
+                try:
+                    await self.rollouts.sync(summary.name)
+                except Exception:
+                    logger.exception("reconciling the rollout of %s failed", summary.name)
 
     async def reconcile_pipeline(self, name: str) -> bool:
         """Serve the registry's champion of ``name`` (older or newer); True if swapped."""
@@ -210,38 +222,23 @@ class ModelManager:
             if not self._wanted(slot, version, allow_older):
                 return False
             started = time.perf_counter()
-            try:
-                spec = await self._spec(slot.name, spec_version)
-                model = await asyncio.to_thread(
-                    load_and_warm,
-                    self.store,
-                    pipeline=slot.name,
-                    version=version,
-                    spec_version=spec_version,
-                    spec=spec,
-                    artifacts=artifacts,
-                    correlation_id=correlation_id,
-                    batch_max_rows=self.batch_max_rows,
-                    inline_max_rows=self.inline_max_rows,
-                )
-            except Exception as exc:
-                if _retryable(exc):
-                    raise
-                self.metrics.model_load_errors.labels(slot.name, type(exc).__name__).inc()
-                if isinstance(exc, _PERMANENT_LOAD_ERRORS):
-                    self.refused.setdefault(slot.name, set()).add(version)
-                logger.error(
-                    "cannot load %s v%d, keeping v%s: %s",
-                    slot.name,
-                    version,
-                    slot.current.version if slot.current else None,
-                    exc,
-                )
+            model = await self.load_model(
+                slot,
+                version=version,
+                spec_version=spec_version,
+                artifacts=artifacts,
+                correlation_id=correlation_id,
+                arm="champion",
+            )
+            if model is None:
                 return False
             self.metrics.model_swap_duration.labels(slot.name).observe(
                 time.perf_counter() - started
             )
             previous = slot.swap(model)
+            if slot.rollout is not None and slot.rollout.candidate.version == version:
+                # The candidate completed its rollout: it now answers as the champion.
+                self.rollouts.end(slot, "promoted")
             _freeze_heap()
             self.metrics.model_swaps.labels(slot.name).inc()
             self.metrics.model_version.labels(slot.name).set(version)
@@ -253,6 +250,52 @@ class ModelManager:
                 previous.version if previous else None,
             )
             return True
+
+    async def load_model(
+        self,
+        slot: PipelineSlot,
+        *,
+        version: int,
+        spec_version: int,
+        artifacts: ModelArtifacts,
+        correlation_id: UUID,
+        arm: Arm,
+    ) -> ServingModel | None:
+        """``version`` loaded (sha256-checked, skops allowlist) and warmed to answer as ``arm``.
+
+        Transient failures raise (the caller retries); a broken or untrusted artifact is
+        counted, remembered as refused and gives ``None``.
+        """
+        try:
+            spec = await self._spec(slot.name, spec_version)
+            return await asyncio.to_thread(
+                load_and_warm,
+                self.store,
+                pipeline=slot.name,
+                version=version,
+                spec_version=spec_version,
+                spec=spec,
+                artifacts=artifacts,
+                correlation_id=correlation_id,
+                meter=ArmMeter.bind(self.metrics, slot.name, version, arm),
+                batch_max_rows=self.batch_max_rows,
+                inline_max_rows=self.inline_max_rows,
+            )
+        except Exception as exc:
+            if _retryable(exc):
+                raise
+            self.metrics.model_load_errors.labels(slot.name, type(exc).__name__).inc()
+            if isinstance(exc, _PERMANENT_LOAD_ERRORS):
+                self.refused.setdefault(slot.name, set()).add(version)
+            logger.error(
+                "cannot load %s v%d as the %s, keeping v%s: %s",
+                slot.name,
+                version,
+                arm,
+                slot.current.version if slot.current else None,
+                exc,
+            )
+            return None
 
     async def _spec(self, pipeline: str, version: int) -> PipelineSpec:
         key = (pipeline, version)

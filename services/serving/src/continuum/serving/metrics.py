@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+Arm = Literal["champion", "candidate", "shadow"]
+"""Which side of a rollout a model answers on (``champion`` outside rollouts)."""
 
 UNKNOWN_PIPELINE = "<unknown>"
 """The ``pipeline`` label of requests for pipelines that do not exist (bounded cardinality)."""
@@ -33,8 +39,42 @@ class ServingMetrics:
         )
         self.records = Counter(
             "continuum_serving_predictions_total",
-            "Records predicted.",
-            ["pipeline", "model_version"],
+            "Records predicted, by the version and rollout arm that predicted them "
+            "(shadow predictions are never returned).",
+            ["pipeline", "model_version", "arm"],
+            registry=registry,
+        )
+        self.arm_requests = Counter(
+            "continuum_serving_arm_requests_total",
+            "Requests each model answered records of, by rollout arm (a canary request "
+            "split between both arms counts in each; shadow: requests copied to it).",
+            ["pipeline", "model_version", "arm"],
+            registry=registry,
+        )
+        self.inference = Histogram(
+            "continuum_serving_inference_seconds",
+            "Model time per pipeline call (one micro-batch of one arm).",
+            ["pipeline", "model_version", "arm"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.arm_errors = Counter(
+            "continuum_serving_arm_errors_total",
+            "Records a candidate or shadow model failed to predict (a canary's were "
+            "answered by the champion instead).",
+            ["pipeline", "model_version", "arm"],
+            registry=registry,
+        )
+        self.shadow_dropped = Counter(
+            "continuum_serving_shadow_dropped_total",
+            "Records not copied to the shadow model because its queue was full.",
+            ["pipeline"],
+            registry=registry,
+        )
+        self.rollout_share = Gauge(
+            "continuum_serving_rollout_traffic_share",
+            "Share of requests the rollout's candidate answers (0 outside a canary).",
+            ["pipeline"],
             registry=registry,
         )
         self.model_version = Gauge(
@@ -82,4 +122,31 @@ class ServingMetrics:
             "continuum_serving_prediction_log_queue_depth",
             "Prediction events waiting to be published.",
             registry=registry,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ArmMeter:
+    """One model's metric children in one arm, resolved once when the model is installed.
+
+    A label lookup costs a lock and a dict per call; at ~7,700 requests/s the request path
+    only touches these bound children.
+    """
+
+    arm: Arm
+    records: Counter
+    requests: Counter
+    inference: Histogram
+    errors: Counter
+
+    @classmethod
+    def bind(cls, metrics: ServingMetrics, pipeline: str, version: int, arm: Arm) -> ArmMeter:
+        """The children of ``pipeline`` ``version`` answering as ``arm``."""
+        labels = (pipeline, str(version), arm)
+        return cls(
+            arm=arm,
+            records=metrics.records.labels(*labels),
+            requests=metrics.arm_requests.labels(*labels),
+            inference=metrics.inference.labels(*labels),
+            errors=metrics.arm_errors.labels(*labels),
         )

@@ -2,7 +2,9 @@
 
 A request reads ``slot.current`` once and keeps that :class:`ServingModel` to the end,
 so a swap never changes a model under a request: in-flight requests finish on the
-model they started with, new ones get the new model, nobody waits or fails.
+model they started with, new ones get the new model, nobody waits or fails. During a
+canary or shadow rollout ``slot.rollout`` holds the candidate beside the champion; it
+too is replaced by one assignment and read once per request.
 """
 
 from __future__ import annotations
@@ -10,17 +12,23 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from continuum.contracts import ModelArtifacts, PipelineSpec
 from continuum.modelkit import LoadedModel
 from continuum.serving.inference import MicroBatcher
+from continuum.serving.metrics import Arm, ArmMeter
 from continuum.serving.validation import RecordValidator
 
 
 @dataclass(frozen=True, slots=True)
 class ServingModel:
-    """A loaded, verified and warmed champion, ready to answer."""
+    """A loaded, verified and warmed model, ready to answer as the champion or a candidate.
+
+    ``meter`` holds its metric children for the arm it was loaded for: a candidate that
+    completes its rollout is loaded again as the champion, so the arm never changes.
+    """
 
     pipeline: str
     version: int
@@ -31,6 +39,7 @@ class ServingModel:
     correlation_id: UUID
     loaded_at: datetime
     batcher: MicroBatcher
+    meter: ArmMeter
     version_label: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -41,6 +50,34 @@ class ServingModel:
         """The spec the model was trained for (requests are checked against it)."""
         return self.model.spec
 
+    @property
+    def arm(self) -> Arm:
+        """The rollout arm this model answers on."""
+        return self.meter.arm
+
+
+_HASH_SPACE = 1 << 64
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """A live rollout: the candidate beside the slot's champion, and its traffic share.
+
+    ``threshold`` is the share on the 64-bit hash space routing compares with (see
+    :mod:`continuum.serving.routing`): a share of 1.0 sends every record to the candidate.
+    """
+
+    rollout_id: str
+    strategy: Literal["canary", "shadow"]
+    step: int
+    traffic_share: float
+    candidate: ServingModel
+    threshold: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        share = self.traffic_share if self.strategy == "canary" else 0.0
+        object.__setattr__(self, "threshold", int(share * _HASH_SPACE))
+
 
 class PipelineSlot:
     """One pipeline: its newest known spec version and the model serving it."""
@@ -48,9 +85,12 @@ class PipelineSlot:
     def __init__(self, name: str) -> None:
         self.name = name
         self.current: ServingModel | None = None
+        self.rollout: Rollout | None = None
         self.latest_spec_version: int | None = None
         # Serialises loads for this pipeline (promotion events vs. registry reconciling).
         self.lock = asyncio.Lock()
+        # Serialises rollout changes apart: a candidate loading never delays a promotion.
+        self.rollout_lock = asyncio.Lock()
         # Bumped on every swap: a reconcile that read the registry before a swap knows
         # its answer may be stale and leaves the newer model alone.
         self.generation = 0

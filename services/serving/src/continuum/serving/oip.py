@@ -3,7 +3,9 @@
 Routes: ``GET /v2``, ``GET /v2/health/live|ready``, ``GET /v2/models/{name}[/versions/{v}]``
 (metadata), ``GET /v2/models/{name}[/versions/{v}]/ready`` and
 ``POST /v2/models/{name}[/versions/{v}]/infer``. A model is a pipeline; its one version is
-the champion this replica serves, so a request naming another version gets a 404.
+the champion this replica serves, so a request naming another version gets a 404. During
+a canary an unversioned request may be answered by the candidate, and its response's
+``model_version`` says so.
 
 Inference goes through :meth:`Predictor.score`, like ``/v1`` predictions: the records are
 checked by the same record contract and every prediction is logged to Kafka. Errors are
@@ -145,16 +147,20 @@ def build_oip_router(parts: ServingParts) -> APIRouter:
 
     async def infer(name: str, request: Request, version: str | None = None) -> Response:
         started = time.perf_counter()
-        label, model = UNKNOWN_PIPELINE, None
+        label, model, answered = UNKNOWN_PIPELINE, None, None
         try:
             model = served(name, version)
+            # Only an unpinned request takes part in a rollout: a pinned one asked for
+            # the champion's version and gets it.
+            slot = table.get(name)
+            rollout = slot.rollout if slot is not None and version is None else None
             label = name
             if "inference-header-content-length" in request.headers:
                 raise ProtocolError("binary tensor data is not supported, send JSON data")
             body = parse_request(await request.body())
             records = records_from_inputs(model.spec, body.inputs, predictor.max_records)
             names = requested_outputs(model.spec, body.outputs)
-            request_id, predictions = await predictor.score(model, records)
+            scored = await predictor.score(model, records, rollout)
         except ProtocolError as exc:
             response = _error(exc)
         except RequestInvalidError as exc:
@@ -163,19 +169,24 @@ def build_oip_router(parts: ServingParts) -> APIRouter:
             logger.exception("V2 inference failed for %s", name)
             response = _json({"error": "prediction failed"}, 500)
         else:
+            answered = scored.model
+            parameters: dict[str, Any] = {"request_id": scored.request_id}
+            if scored.versions is not None:
+                # Split between a canary's arms: the version that answered each row.
+                parameters["model_versions"] = [str(v) for v in scored.versions]
             response = _json(
                 {
                     "model_name": name,
-                    "model_version": model.version_label,
-                    "id": body.id if body.id is not None else request_id,
-                    "parameters": {"request_id": request_id},
-                    "outputs": output_tensors(model.spec, predictions, names),
+                    "model_version": answered.version_label,
+                    "id": body.id if body.id is not None else scored.request_id,
+                    "parameters": parameters,
+                    "outputs": output_tensors(model.spec, scored.predictions, names),
                 }
             )
-            metrics.records.labels(name, model.version_label).inc(len(records))
         metrics.requests.labels(label, str(response.status_code)).inc()
         if model is not None:
-            metrics.request_duration.labels(name, model.version_label).observe(
+            duration_label = (answered or model).version_label
+            metrics.request_duration.labels(name, duration_label).observe(
                 time.perf_counter() - started
             )
         return response

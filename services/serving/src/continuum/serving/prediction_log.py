@@ -11,7 +11,12 @@ being slow or down costs logged predictions (counted), never answers; at serving
 rate the queue stays short and nothing is dropped.
 
 The counters count predictions, not messages: published + dropped + failed (+ queued)
-is the number of predictions served (``bench/quality/settle.py`` relies on it).
+is the number of predictions served (``bench/quality/settle.py`` relies on it). Shadow
+predictions are logged too (``arm="shadow"``) and count the same way.
+
+Records a candidate or shadow model failed are not predictions of it (a canary's were
+answered by the champion, logged on its arm): :meth:`PredictionLog.count_errors` keeps
+them, and the arm's next message carries them in ``errors``.
 """
 
 from __future__ import annotations
@@ -28,8 +33,15 @@ from prometheus_client import Counter
 
 from continuum.contracts import KafkaRecord
 from continuum.kafka import keyring_of
-from continuum.serving.log_encoding import LoggedRequest, by_model, encode_rows, rows_of
+from continuum.serving.log_encoding import (
+    ArmBatch,
+    LoggedRequest,
+    by_model,
+    encode_rows,
+    rows_of,
+)
 from continuum.serving.metrics import ServingMetrics
+from continuum.serving.models import ServingModel
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +70,8 @@ class PredictionLog:
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Future[Any]] = set()
         self._dropped: dict[str, Counter] = {}
+        # Failures not yet reported, by pipeline, version, arm and rollout.
+        self._errors: dict[tuple[str, int, str, str | None], int] = {}
         self._task: asyncio.Task[None] | None = None
         metrics.log_queue_depth.set_function(lambda: self.queued)
 
@@ -78,6 +92,11 @@ class PredictionLog:
         self.queued += count
         self._wake.set()
         return count
+
+    def count_errors(self, model: ServingModel, rollout_id: str | None, count: int) -> None:
+        """Report ``count`` records ``model`` failed in its arm's next message."""
+        key = (model.pipeline, model.version, model.arm, rollout_id)
+        self._errors[key] = self._errors.get(key, 0) + count
 
     def _count_dropped(self, pipeline: str, count: int) -> None:
         child = self._dropped.get(pipeline)
@@ -134,9 +153,13 @@ class PredictionLog:
 
     async def _publish(self, batch: list[LoggedRequest]) -> None:
         keyring = keyring_of(self.broker)
-        for model, requests in by_model(batch):
+        for model, rollout_id, requests in by_model(batch):
             rows = [row for request in requests for row in rows_of(request)]
-            for record, count in encode_rows(model, rows, keyring):
+            seconds = sum(request.seconds for request in requests)
+            key = (model.pipeline, model.version, model.arm, rollout_id)
+            errors = self._errors.pop(key, 0) if self._errors else 0
+            arm = ArmBatch(model, rollout_id, seconds, errors)
+            for record, count in encode_rows(arm, rows, keyring):
                 await self._send(record, count)
 
     async def _send(self, record: KafkaRecord, count: int) -> None:

@@ -13,10 +13,13 @@ from typing import Any
 
 from continuum.contracts import utc_now
 from continuum.modelkit import Predictions
+from continuum.serving.canary import score_canary
+from continuum.serving.inference import Inferred
 from continuum.serving.log_encoding import LoggedRequest
-from continuum.serving.models import ServingModel
+from continuum.serving.models import Rollout, ServingModel
 from continuum.serving.prediction_log import PredictionLog
-from continuum.serving.validation import parse_body
+from continuum.serving.shadow import ShadowQueue
+from continuum.serving.validation import CheckedRecords, parse_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,23 @@ class PredictionResult:
 
     body: dict[str, Any]
     records: int
+    version_label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A request's predictions and who answered them.
+
+    ``model`` answered every record, except during a canary whose request was split
+    between both arms: then ``versions`` names the version that answered each record
+    (``model`` is the champion). A canary request answered wholly by the candidate has
+    the candidate as ``model``.
+    """
+
+    request_id: str
+    predictions: Predictions
+    model: ServingModel
+    versions: list[int] | None = None
 
 
 class RequestIds:
@@ -44,17 +64,23 @@ class RequestIds:
 
 
 class Predictor:
-    """Parses, checks, predicts and logs; the model is chosen by the caller, once."""
+    """Parses, checks, predicts and logs; the model (and rollout) chosen by the caller, once."""
 
-    def __init__(self, log: PredictionLog, *, max_records: int) -> None:
+    def __init__(
+        self, log: PredictionLog, *, max_records: int, shadow: ShadowQueue | None = None
+    ) -> None:
         self.log = log
+        self.shadow = shadow
         self.max_records = max_records
         self.ids = RequestIds()
 
-    async def handle(self, model: ServingModel, body: bytes) -> PredictionResult:
+    async def handle(
+        self, model: ServingModel, body: bytes, rollout: Rollout | None = None
+    ) -> PredictionResult:
         """Predict for a request body; raises ``RequestInvalidError`` for a bad one."""
         records = parse_body(body, self.max_records)
-        request_id, predictions = await self.score(model, records)
+        scored = await self.score(model, records, rollout)
+        predictions = scored.predictions
         labels = predictions.labels
         probabilities = predictions.probabilities
         out: list[dict[str, Any]] = (
@@ -65,29 +91,69 @@ class Predictor:
                 for label, proba in zip(labels, probabilities, strict=True)
             ]
         )
+        if scored.versions is not None:
+            # Split between a canary's arms: each answer names the version that gave it.
+            for answer, version in zip(out, scored.versions, strict=True):
+                answer["model_version"] = version
         return PredictionResult(
             body={
-                "request_id": request_id,
-                "model_version": model.version,
+                "request_id": scored.request_id,
+                "model_version": scored.model.version,
                 "pipeline": model.pipeline,
                 "predictions": out,
             },
             records=len(records),
+            version_label=scored.model.version_label,
         )
 
     async def score(
-        self, model: ServingModel, records: list[dict[str, Any]]
-    ) -> tuple[str, Predictions]:
-        """Check, predict and log ``records``: the request id and predictions.
+        self, model: ServingModel, records: list[dict[str, Any]], rollout: Rollout | None = None
+    ) -> Scored:
+        """Check, predict and log ``records`` with the champion ``model`` (and ``rollout``).
 
         Every route that predicts goes through here, so each prediction is checked by
         the record contract and logged the same way (the monitor relies on the log).
-        Raises ``RequestInvalidError`` for invalid records.
+        Raises ``RequestInvalidError`` for invalid records. A canary's candidate answers
+        its share of the records (any it fails, the champion answers); a shadow's
+        predicts a copy after this returns.
         """
         checked = model.validator.check(records)
-        predictions = await model.batcher.predict(checked.values)
         request_id = self.ids.next()
-        # One entry per request: the log builds the per-prediction rows off this path.
+        if rollout is None:
+            inferred = await model.batcher.predict(checked.values)
+            self.logged(model, None, request_id, records, checked, inferred)
+            return Scored(request_id, inferred.predictions, model)
+        if rollout.strategy == "canary":
+            predictions, answered_by, versions = await score_canary(
+                self, model, rollout, request_id, records, checked
+            )
+            return Scored(request_id, predictions, answered_by, versions)
+        inferred = await model.batcher.predict(checked.values)
+        self.logged(model, rollout.rollout_id, request_id, records, checked, inferred)
+        if self.shadow is not None:
+            same_spec = rollout.candidate.spec_version == model.spec_version
+            self.shadow.offer(rollout, request_id, records, checked, same_spec=same_spec)
+        return Scored(request_id, inferred.predictions, model)
+
+    def logged(
+        self,
+        model: ServingModel,
+        rollout_id: str | None,
+        request_id: str,
+        records: list[dict[str, Any]],
+        checked: CheckedRecords,
+        inferred: Inferred,
+        positions: list[int] | None = None,
+    ) -> None:
+        """Count and log what ``model`` answered: one queue entry per request and arm.
+
+        ``records`` and ``checked`` are the ones it answered, ``positions`` their places
+        in the request (``None``: all of it, in order).
+        """
+        meter = model.meter
+        meter.records.inc(len(records))
+        meter.requests.inc()
+        predictions = inferred.predictions
         self.log.offer(
             LoggedRequest(
                 model,
@@ -99,6 +165,8 @@ class Predictor:
                 checked.event_times,
                 utc_now(),
                 len(records),
+                rollout_id,
+                inferred.seconds,
+                positions,
             )
         )
-        return request_id, predictions

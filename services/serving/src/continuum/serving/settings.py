@@ -80,6 +80,14 @@ class ServingSettings(RegistryCallerSettings):
             "in a worker thread. 0 = always in a thread (see bench/serving_bench.py)."
         ),
     )
+    shadow_queue_size: int = Field(
+        default=10_000,
+        ge=1,
+        description=(
+            "Records waiting for a shadow rollout's candidate; beyond this their copies are "
+            "dropped (and counted), never waited for: the champion has already answered."
+        ),
+    )
     registry_retry_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -1,4 +1,5 @@
-"""What serving consumes: promotions (switch models) and pipeline changes (learn pipelines).
+"""What serving consumes: promotions (switch models), pipeline changes (learn pipelines)
+and rollouts (route a share of requests to a candidate, or copy them to a shadow).
 
 Consumer group: each replica uses its OWN group, ``continuum-serving-<instance id>``.
 A shared group would split the partitions between replicas, so a promotion would reach
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
-from continuum.contracts import ModelPromoted, PipelineChanged
-from continuum.contracts.topics import MODELS_PROMOTED, PIPELINES_CHANGED
+from continuum.contracts import ModelPromoted, PipelineChanged, RolloutChanged, RolloutEvaluated
+from continuum.contracts.topics import MODELS_PROMOTED, PIPELINES_CHANGED, ROLLOUTS
 from continuum.serving.manager import ModelManager
 
 
 def register_subscribers(broker: KafkaBroker, manager: ModelManager, *, group_id: str) -> None:
-    """Subscribe ``manager`` to promotions and pipeline changes, with this replica's group."""
+    """Subscribe ``manager`` to promotions, pipeline changes and rollouts, with this
+    replica's group."""
 
     @broker.subscriber(MODELS_PROMOTED, group_id=group_id, auto_offset_reset="latest")
     async def on_model_promoted(event: ModelPromoted) -> None:
@@ -30,3 +32,9 @@ def register_subscribers(broker: KafkaBroker, manager: ModelManager, *, group_id
     @broker.subscriber(PIPELINES_CHANGED, group_id=group_id, auto_offset_reset="latest")
     async def on_pipeline_changed(event: PipelineChanged) -> None:
         await manager.on_pipeline_changed(event)
+
+    @broker.subscriber(ROLLOUTS, group_id=group_id, auto_offset_reset="latest")
+    async def on_rollout(event: RolloutChanged | RolloutEvaluated) -> None:
+        # The topic also carries the monitor's verdicts, which are the registry's business.
+        if isinstance(event, RolloutChanged):
+            await manager.rollouts.on_changed(event)
