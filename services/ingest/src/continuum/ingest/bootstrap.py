@@ -14,8 +14,10 @@ from prometheus_client import CollectorRegistry
 
 from continuum.contracts import PipelineChanged
 from continuum.contracts.topics import PIPELINES_CHANGED
+from continuum.featurestore import OnlineStore, open_online_store
 from continuum.ingest.consumer_loop import ConsumerLoop
 from continuum.ingest.engine import IngestEngine
+from continuum.ingest.feature_views import FeatureViewWriter
 from continuum.ingest.kafka_io import ConsumerCommitter, KafkaEventPublisher, make_source_consumer
 from continuum.ingest.metrics import SERVICE, IngestMetrics
 from continuum.ingest.service import IngestService
@@ -46,6 +48,7 @@ def build(
     registry: RegistryClient | None = None,
     store: ObjectStore | None = None,
     broker: KafkaBroker | None = None,
+    online: OnlineStore | None = None,
 ) -> IngestParts:
     """Ingest's parts; the registry client, store and broker default to the settings'."""
     collectors = CollectorRegistry()
@@ -53,11 +56,14 @@ def build(
     registry = registry or RegistryClient(settings.registry_url, token=settings.registry_bearer)
     publisher = KafkaEventPublisher(settings.kafka, source=SOURCE)
     committer = ConsumerCommitter()
+    store = store or open_store(settings.data_root)
+    features = FeatureViewWriter(
+        state_dir=settings.state_dir,
+        store=store,
+        online=online or open_online_store(settings.online_store_uri),
+    )
     engine = IngestEngine(
-        store=store or open_store(settings.data_root),
-        publisher=publisher,
-        committer=committer,
-        metrics=metrics,
+        store=store, publisher=publisher, committer=committer, metrics=metrics, features=features
     )
     sync = SpecSync(
         registry,

@@ -17,9 +17,12 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+import pyarrow as pa
+
 from continuum.contracts import Event, utc_now
 from continuum.ingest.batch_check import Rejected
 from continuum.ingest.catalog import Catalog, PipelineEntry
+from continuum.ingest.feature_views import FeatureViewWriter
 from continuum.ingest.lanes import Lane, TopicPartition, write_batch
 from continuum.ingest.manifest import ManifestStore
 from continuum.ingest.metrics import IngestMetrics
@@ -48,8 +51,11 @@ class IngestEngine:
         committer: OffsetCommitter,
         metrics: IngestMetrics,
         clock: Callable[[], float] = time.monotonic,
+        features: FeatureViewWriter | None = None,
     ) -> None:
         self.catalog = Catalog()
+        self.features = features
+        """Folds each stored batch into the pipeline's feature views (None: no views)."""
         self.store = store
         self.manifests = ManifestStore(store)
         self.publisher = publisher
@@ -218,6 +224,11 @@ class IngestEngine:
             await self.publisher.publish([manifest.batch])
             self.metrics.republished.labels(pipeline).inc()
             lane.covered, lane.last_event = manifest.last_offset, manifest.batch
+            entry = self.catalog.entries.get(pipeline)
+            if self.features is not None and entry is not None and entry.record is not None:
+                # A crash between the batch's write and its fold: fold it now.
+                spec = entry.record.spec
+                await asyncio.to_thread(self.features.recover, spec, manifest.batch)
         self.lanes[(pipeline, tp)] = lane
         return lane
 
@@ -275,6 +286,11 @@ class IngestEngine:
         await self._drain()
         started = time.perf_counter()
         manifest = await asyncio.to_thread(write_batch, lane, self.store, self.manifests, utc_now())
+        if self.features is not None and lane.record is not None:
+            # Durable batch, offsets not yet committed: a crash replays this fold.
+            table = pa.Table.from_batches(lane.chunks)
+            spec = lane.record.spec
+            await asyncio.to_thread(self.features.fold_batch, spec, manifest.batch, table)
         await self.publisher.publish([manifest.batch])
         rows = lane.row_count
         lane.covered, lane.last_event = manifest.last_offset, manifest.batch
