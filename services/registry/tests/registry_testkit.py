@@ -24,6 +24,7 @@ from continuum.contracts.topics import (
     MODELS_REGISTERED,
     MODELS_TRAINED,
     PIPELINES_CHANGED,
+    ROLLOUTS,
     TRAINING_REQUESTS,
     dlq_topic,
 )
@@ -52,8 +53,10 @@ OBSERVED = (
     MODELS_PROMOTED,
     MODELS_REGISTERED,
     PIPELINES_CHANGED,
+    ROLLOUTS,
     TRAINING_REQUESTS,
     dlq_topic(MODELS_TRAINED),
+    dlq_topic(ROLLOUTS),
 )
 
 

@@ -21,7 +21,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.routing import Route
 
-from continuum.registry.api import audit, models, pipelines
+from continuum.registry.api import audit, models, pipelines, rollouts
 from continuum.registry.api.validation_errors import validation_error_response
 from continuum.registry.bootstrap import SERVICE, RegistryParts, build
 from continuum.registry.candidate_check import (
@@ -33,6 +33,7 @@ from continuum.registry.store import (
     NoPreviousChampionError,
     NotFoundError,
     RegistryStore,
+    RolloutConflictError,
     StoreUnavailableError,
 )
 from continuum.runtime import (
@@ -78,6 +79,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(NotFoundError, handler(status.HTTP_404_NOT_FOUND))
     app.add_exception_handler(NoPreviousChampionError, handler(status.HTTP_409_CONFLICT))
+    app.add_exception_handler(RolloutConflictError, handler(status.HTTP_409_CONFLICT))
     app.add_exception_handler(StoreUnavailableError, handler(status.HTTP_503_SERVICE_UNAVAILABLE))
     app.add_exception_handler(RequestValidationError, validation_error_response)
 
@@ -103,13 +105,15 @@ def app_for(parts: RegistryParts) -> FastAPI:
         await service.load_gauges()
         await _start_broker(broker, settings.kafka_start_timeout_seconds)
         outbox = asyncio.create_task(service.outbox_loop(settings.outbox_poll_seconds))
+        clock = asyncio.create_task(parts.rollouts.clock_loop(settings.rollout_tick_seconds))
         warming = asyncio.create_task(asyncio.to_thread(warm_up))
         try:
             yield
         finally:
-            outbox.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await outbox
+            for task in (outbox, clock):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             with contextlib.suppress(Exception):
                 await warming  # a thread cannot be cancelled; let the import finish
             await broker.stop()
@@ -122,12 +126,13 @@ def app_for(parts: RegistryParts) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.registry = service
+    app.state.rollouts = parts.rollouts
     app.state.token = settings.api_token
     app.state.broker = broker
     app.state.metrics_registry = registry
     # Reports are read from the artifact store the runs wrote them to (sha256-checked).
     app.state.artifacts = open_store(settings.artifact_root)
-    for router in (pipelines.router, models.router, audit.router):
+    for router in (pipelines.router, models.router, rollouts.router, audit.router):
         app.include_router(router)
     _error_handlers(app)
 

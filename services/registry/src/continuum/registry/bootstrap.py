@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 
-from continuum.contracts import ModelTrained
-from continuum.contracts.topics import MODELS_TRAINED
+from continuum.contracts import ModelTrained, RolloutChanged, RolloutEvaluated
+from continuum.contracts.topics import MODELS_TRAINED, ROLLOUTS
 from continuum.kafka import build_broker, watch_consumer_lag
 from continuum.registry.candidate_check import ArtifactCandidateScorer, CandidateScorer
 from continuum.registry.metrics import RegistryMetrics
 from continuum.registry.model_intake import ModelIntake
+from continuum.registry.rollouts import RolloutDriver
 from continuum.registry.service import RegistryService
 from continuum.registry.settings import RegistrySettings
 from continuum.registry.sql_store import SqlRegistryStore
@@ -36,6 +37,7 @@ class RegistryParts:
     metrics: CollectorRegistry
     broker: KafkaBroker
     service: RegistryService
+    rollouts: RolloutDriver
 
 
 def build(
@@ -61,4 +63,14 @@ def build(
     async def on_model_trained(event: ModelTrained) -> None:
         await intake.handle(event)
 
-    return RegistryParts(settings=settings, metrics=collectors, broker=broker, service=service)
+    rollouts = RolloutDriver(service)
+
+    # The rollouts topic carries the registry's own RolloutChanged too: read and skipped.
+    @broker.subscriber(ROLLOUTS, group_id=CONSUMER_GROUP, auto_offset_reset="earliest")
+    async def on_rollout_event(event: RolloutEvaluated | RolloutChanged) -> None:
+        if isinstance(event, RolloutEvaluated):
+            await rollouts.on_evaluated(event)
+
+    return RegistryParts(
+        settings=settings, metrics=collectors, broker=broker, service=service, rollouts=rollouts
+    )

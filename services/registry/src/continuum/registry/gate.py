@@ -150,6 +150,11 @@ def decide(
             extra.append("slices not checked: the champion was not scored on this holdout")
         elif regressed := worst_slice(measured.slices, metric, policy.max_slice_regression):
             return rejected("slice_regression", f"{regressed}; overall {comparison}{suffix()}")
+    strategy = spec.deployment.strategy
+    if strategy != "direct":
+        # Better on the holdout; live traffic has the last word before it replaces the champion.
+        reason = f"improved: {comparison}; rolling out by {strategy}{suffix()}"
+        return GateResult("rollout", "improved", reason)
     return GateResult("promoted", "improved", f"improved: {comparison}{suffix()}")
 
 

@@ -22,6 +22,9 @@ class RegistryMetrics:
     champion_version: Gauge
     outbox_pending: Gauge
     claim_mismatches: Counter
+    rollout_moves: Counter
+    rollout_traffic_share: Gauge
+    rollout_evaluations: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> RegistryMetrics:
@@ -55,6 +58,27 @@ class RegistryMetrics:
                 "Trained runs whose claimed promotion metric (candidate's or champion's) did "
                 "not match what the registry measured on the same holdout, by pipeline.",
                 ["pipeline"],
+                registry=registry,
+            ),
+            rollout_moves=Counter(
+                "continuum_registry_rollout_moves_total",
+                "Rollout decisions, by pipeline and move (started, advanced, completed,"
+                " rolled_back).",
+                ["pipeline", "move"],
+                registry=registry,
+            ),
+            rollout_traffic_share=Gauge(
+                "continuum_registry_rollout_traffic_share",
+                "Share of requests the live rollout's candidate answers (0 without one;"
+                " shadow: 0, it answers none).",
+                ["pipeline"],
+                registry=registry,
+            ),
+            rollout_evaluations=Counter(
+                "continuum_registry_rollout_evaluations_total",
+                "RolloutEvaluated events consumed, by outcome (judged, stale: for a rollout"
+                " or step no longer live, inconclusive: too few rows or another metric).",
+                ["pipeline", "outcome"],
                 registry=registry,
             ),
         )

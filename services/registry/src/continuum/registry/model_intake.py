@@ -118,6 +118,8 @@ class ModelIntake:
         metrics.gate_decisions.labels(event.pipeline, result.decision, result.code).inc()
         if result.promote:
             self.service.champion_changed(event.pipeline, promotion.champion.version)
+        elif result.decision == "rollout":
+            metrics.rollout_moves.labels(event.pipeline, "started").inc()
         logger.info(
             "%s v%d (run %s): %s — %s",
             event.pipeline,

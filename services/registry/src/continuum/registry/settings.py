@@ -66,6 +66,14 @@ class RegistrySettings(ServiceSettings):
             "holdout is sampled (seeded, so a redelivered run gets the same decision)."
         ),
     )
+    rollout_tick_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description=(
+            "How often live rollouts are checked against their steps' min_seconds and"
+            " max_step_seconds (verdicts themselves are acted on as they arrive)."
+        ),
+    )
     score_timeout_seconds: float = Field(
         default=120.0,
         gt=0,

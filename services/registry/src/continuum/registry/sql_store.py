@@ -25,11 +25,13 @@ from continuum.contracts import (
     decode_event,
 )
 from continuum.registry import sql_mapping as mapping
+from continuum.registry import sql_rollouts as rollouts
 from continuum.registry import sql_runs as runs
 from continuum.registry import sql_writes as writes
 from continuum.registry.champions import current_champion
 from continuum.registry.database import create_registry_engine
 from continuum.registry.schema_upgrade import add_missing_columns
+from continuum.registry.sql_rollout_queries import SqlRolloutQueries
 from continuum.registry.store import (
     ModelAnnouncer,
     PendingEvent,
@@ -60,7 +62,7 @@ T = TypeVar("T")
 MAX_WRITE_ATTEMPTS = 5
 
 
-class SqlRegistryStore:
+class SqlRegistryStore(SqlRolloutQueries):
     """:class:`continuum.registry.store.RegistryStore` on a SQLAlchemy engine."""
 
     def __init__(self, engine: Engine) -> None:
@@ -223,23 +225,39 @@ class SqlRegistryStore:
         reason: str,
         announce: ModelAnnouncer,
     ) -> Promotion | None:
-        return self._run(
-            lambda session: writes.register_model(session, event, decision, reason, announce)
-        )
+        def work(session: Session) -> Promotion | None:
+            nonlocal decision
+            if decision == "rollout" and current_champion(session, event.pipeline) is None:
+                decision = "promoted"  # the champion went away meanwhile: nothing to roll against
+            registered = writes.register_model(session, event, decision, reason, announce)
+            if registered is not None and decision == "rollout":
+                row = writes.model_row(session, event.pipeline, registered.champion.version)
+                assert row is not None  # just stored
+                rollouts.start(session, row, actor="registry", reason=reason, manual=False)
+            return registered
+
+        return self._run(work)
 
     def promote(
         self, pipeline: str, version: int, *, actor: str, reason: str, announce: ModelAnnouncer
     ) -> Promotion:
-        return self._run(
-            lambda session: writes.promote(session, pipeline, version, actor, reason, announce)
-        )
+        def work(session: Session) -> Promotion:
+            # The champion changes by hand under a live rollout: the rollout is over.
+            why = f"champion set to v{version} by hand: {reason}"
+            rollouts.end_live(session, pipeline, actor=actor, reason=why)
+            return writes.promote(session, pipeline, version, actor, reason, announce)
+
+        return self._run(work)
 
     def rollback(
         self, pipeline: str, *, actor: str, reason: str, announce: ModelAnnouncer
     ) -> Promotion:
-        return self._run(
-            lambda session: writes.rollback(session, pipeline, actor, reason, announce)
-        )
+        def work(session: Session) -> Promotion:
+            why = f"champion rolled back by hand: {reason}"
+            rollouts.end_live(session, pipeline, actor=actor, reason=why)
+            return writes.rollback(session, pipeline, actor, reason, announce)
+
+        return self._run(work)
 
     def record_training_request(self, event: TrainingRequested) -> None:
         self._run(lambda session: writes.record_training_request(session, event))

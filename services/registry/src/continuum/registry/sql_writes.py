@@ -155,9 +155,10 @@ def register_model(
     detail: dict[str, Any] = {"run_id": event.run_id, "decision": decision, "reason": reason}
     detail |= {"metrics": dict(event.metrics), "correlation_id": str(event.correlation_id)}
     audit(session, event.pipeline, "version_registered", "registry", version, detail)
-    outcome: AuditAction = "promoted" if decision == "promoted" else "rejected"
-    detail = {"reason": reason, "previous_version": previous, "by": "gate"}
-    audit(session, event.pipeline, outcome, "registry", version, detail)
+    if decision != "rollout":  # a rollout's start is audited by the rollout itself
+        outcome: AuditAction = "promoted" if decision == "promoted" else "rejected"
+        detail = {"reason": reason, "previous_version": previous, "by": "gate"}
+        audit(session, event.pipeline, outcome, "registry", version, detail)
     enqueue(session, announce(record, previous))
     return Promotion(record, previous)
 

@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 
 from continuum.contracts import (
     AnyEvent,
+    DeploymentPolicy,
     Event,
     GateDecision,
     ModelTrained,
@@ -26,6 +27,7 @@ from continuum.registry_client import (
     PipelineSpecRecord,
     PipelineStatus,
     PipelineSummary,
+    RolloutRecord,
     TrainingRunRecord,
 )
 
@@ -36,6 +38,10 @@ AuditAction = Literal[
     "rejected",
     "rolled_back",
     "training_requested",
+    "rollout_started",
+    "rollout_advanced",
+    "rollout_completed",
+    "rollout_rolled_back",
 ]
 
 
@@ -51,6 +57,10 @@ class NoPreviousChampionError(StoreError):
     """A rollback was asked for but there is no earlier champion to go back to."""
 
 
+class RolloutConflictError(StoreError):
+    """A rollout cannot start or be aborted as asked (none live, one live, no champion)."""
+
+
 class StoreUnavailableError(StoreError, ConnectionError):
     """The database could not be reached or was busy: retry later (a transient error)."""
 
@@ -61,6 +71,22 @@ class Promotion:
 
     champion: ModelVersionRecord
     previous_version: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRollout:
+    """A rollout still routing traffic, with the rules it was started under."""
+
+    record: RolloutRecord
+    policy: DeploymentPolicy
+    metric: str
+    higher_is_better: bool
+    passed_reason: str | None = None
+    """The current step's latest passing verdict, if it is waiting out ``min_seconds``."""
+
+
+RolloutMove = Literal["hold", "advance", "complete", "roll_back"]
+"""A rollout's next move (``hold`` only notes a passing verdict)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +181,8 @@ class RegistryStore(Protocol):
         announce: ModelAnnouncer,
     ) -> Promotion | None:
         """Store a succeeded run as version N+1 with its gate decision; when promoted, make
-        it the champion. ``None`` if the run was already recorded."""
+        it the champion; on ``rollout``, start a rollout against the champion (superseding
+        a live one). ``None`` if the run was already recorded."""
         ...
 
     def promote(
@@ -172,6 +199,38 @@ class RegistryStore(Protocol):
 
     def record_training_request(self, event: TrainingRequested) -> None:
         """Audit a training request and queue the event."""
+        ...
+
+    # -- rollouts ---------------------------------------------------------------------
+    def get_rollout(self, pipeline: str) -> RolloutRecord | None:
+        """The pipeline's live rollout, else its latest, else ``None``."""
+        ...
+
+    def live_rollout(self, rollout_id: str) -> LiveRollout | None:
+        """The rollout ``rollout_id`` if it is still live."""
+        ...
+
+    def live_rollouts(self) -> list[LiveRollout]:
+        """Every live rollout (the clock checks their steps' times)."""
+        ...
+
+    def start_rollout(
+        self, pipeline: str, version: int, *, actor: str, reason: str
+    ) -> RolloutRecord:
+        """Roll a registered version out against the champion by hand
+        (:class:`RolloutConflictError` without a champion, for the champion, or while one is
+        live)."""
+        ...
+
+    def move_rollout(
+        self, rollout_id: str, step: int, move: RolloutMove, *, actor: str, reason: str
+    ) -> RolloutRecord | None:
+        """Apply a decision to step ``step`` of a live rollout; ``None`` when the rollout is
+        no longer live or at another step (a stale or repeated decision changes nothing)."""
+        ...
+
+    def abort_rollout(self, pipeline: str, *, actor: str, reason: str) -> RolloutRecord:
+        """Roll the live rollout back now (:class:`RolloutConflictError` when none is live)."""
         ...
 
     # -- outbox -----------------------------------------------------------------------

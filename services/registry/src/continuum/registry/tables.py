@@ -132,3 +132,34 @@ class OutboxRow(SQLModel, table=True):
     event_json: str
     created_at: datetime = Field(default_factory=utc_now)
     published_at: datetime | None = Field(default=None, index=True)
+
+
+class RolloutRow(SQLModel, table=True):
+    """A canary or shadow rollout of a candidate against the champion, and where it is.
+
+    The deployment policy, metric and its direction are copied in at the start, so a spec
+    applied mid-rollout does not change the rules of the rollout under way. At most one
+    rollout of a pipeline is live (``started`` or ``advanced``) at a time.
+    """
+
+    __tablename__ = "rollouts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rollout_id: str = Field(max_length=36, unique=True)
+    pipeline: str = Field(max_length=64, index=True)
+    strategy: str = Field(max_length=20)
+    champion_version: int
+    candidate_version: int
+    step: int
+    traffic_share: float
+    state: str = Field(max_length=20, index=True)
+    reason: str = Field(default="", sa_type=sa.Text)
+    policy: dict[str, Any] = Field(sa_type=sa.JSON)
+    metric: str = Field(max_length=50)
+    higher_is_better: bool
+    passed_reason: str | None = Field(default=None, sa_type=sa.Text)
+    """The current step's latest passing verdict, while it waits out ``min_seconds``."""
+    correlation_id: str = Field(max_length=36)
+    started_at: datetime = Field(default_factory=utc_now)
+    step_started_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
