@@ -68,6 +68,13 @@ async def test_each_prediction_is_published_with_its_request_id() -> None:
         assert seen[3].event_time == datetime(2013, 6, 1, 12, 30, tzinfo=UTC)
         assert world.metric("continuum_serving_prediction_logs_published_total") == 5
         assert len(messages) == 1  # one signed message for the request's five predictions
+        # Outside a rollout: the champion's arm, no rollout, the model time it took.
+        assert (messages[0].arm, messages[0].rollout_id, messages[0].errors) == (
+            "champion",
+            None,
+            0,
+        )
+        assert messages[0].inference_seconds > 0
 
 
 async def test_full_log_queue_drops_and_counts_but_requests_succeed() -> None:
