@@ -5,10 +5,12 @@ model sees the same inputs in both. Models are saved with skops and loaded only 
 their sha256 matches and every type in them is on :data:`ALLOWLIST`.
 """
 
+from continuum.modelkit.feature_views import entity_keys, join_views, view_values_as_of
 from continuum.modelkit.frames import (
     EVENT_TIME_COLUMN,
     coerce_features,
     feature_columns,
+    input_kinds,
     labelled_rows,
     labels,
     parse_event_times,
@@ -90,11 +92,14 @@ __all__ = [
     "coerce_features",
     "define_slices",
     "dump_model",
+    "entity_keys",
     "estimator_class",
     "evaluate_slices",
     "feature_columns",
     "fit",
     "frame_to_parquet",
+    "input_kinds",
+    "join_views",
     "labelled_rows",
     "labels",
     "load_champion",
@@ -114,4 +119,5 @@ __all__ = [
     "training_frame",
     "untrusted_types",
     "validate_model_spec",
+    "view_values_as_of",
 ]

@@ -27,11 +27,13 @@ from scipy import sparse  # type: ignore[import-untyped]
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
-from continuum.contracts import CategoricalFeature, PipelineSpec
+from continuum.contracts import PipelineSpec
+from continuum.modelkit.frames import input_kinds
 
 Columns = dict[str, np.ndarray[Any, Any]]
-"""One typed array per feature, in spec order (numeric: float64, NaN = missing;
-categorical: object, strings and NaN), as :func:`continuum.modelkit.coerce_features` types."""
+"""One typed array per model input (schema then view features, as ``input_kinds``), in
+order (numeric: float64, NaN = missing; categorical: object, strings and NaN), as
+:func:`continuum.modelkit.coerce_features` types."""
 
 
 def _category(value: Any) -> Any:
@@ -47,9 +49,8 @@ def _category(value: Any) -> Any:
 def typed_columns(spec: PipelineSpec, records: Sequence[Mapping[str, Any]]) -> Columns:
     """The features of ``records`` as typed columns (an absent key is a missing value)."""
     columns: Columns = {}
-    for feature in spec.record_schema.features:
-        name = feature.name
-        if isinstance(feature, CategoricalFeature):
+    for name, kind in input_kinds(spec).items():
+        if kind == "categorical":
             values = [v if type(v) is str else _category(v) for v in (r.get(name) for r in records)]
             column = np.empty(len(values), dtype=object)
             column[:] = values

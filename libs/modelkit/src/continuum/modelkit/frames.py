@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from continuum.contracts import CategoricalFeature, PipelineSpec
+from continuum.contracts import PipelineSpec
+from continuum.contracts.feature_views import ColumnKind
 
 EVENT_TIME_COLUMN = "__event_time"
 """Where :func:`training_frame` keeps the parsed event time (never a model input)."""
@@ -37,22 +38,34 @@ def _number(value: Any) -> float:
     return float(value)
 
 
+def input_kinds(spec: PipelineSpec) -> dict[str, ColumnKind]:
+    """The model's input columns in order and their kinds: schema features, then views'.
+
+    A spec without feature views has exactly its schema features; with views, each view
+    feature is one more input (``latest`` of a categorical is categorical, else numeric).
+    """
+    kinds: dict[str, ColumnKind] = {f.name: f.type for f in spec.record_schema.features}
+    kinds.update(spec.view_feature_kinds)
+    return kinds
+
+
 def coerce_features(spec: PipelineSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    """The feature columns of ``frame`` in spec order, typed (absent columns become missing)."""
+    """The model's input columns of ``frame`` in order, typed (absent ones become missing).
+
+    The inputs are :func:`input_kinds`: the schema's features, then any view features.
+    """
     # continuum.cli.bundle.predict (an exported bundle, which cannot import this) has a
     # copy; libs/cli/tests/test_export.py holds the two to the same output.
     out: dict[str, Any] = {}
-    for feature in spec.record_schema.features:
-        column = frame[feature.name] if feature.name in frame.columns else None
-        if isinstance(feature, CategoricalFeature):
+    for name, kind in input_kinds(spec).items():
+        column = frame[name] if name in frame.columns else None
+        if kind == "categorical":
             values = column.tolist() if column is not None else [None] * len(frame)
-            out[feature.name] = pd.Series(
-                [_category(v) for v in values], index=frame.index, dtype=object
-            )
+            out[name] = pd.Series([_category(v) for v in values], index=frame.index, dtype=object)
         elif column is None:
-            out[feature.name] = pd.Series(np.nan, index=frame.index, dtype=float)
+            out[name] = pd.Series(np.nan, index=frame.index, dtype=float)
         else:
-            out[feature.name] = pd.to_numeric(column, errors="coerce").astype(float)
+            out[name] = pd.to_numeric(column, errors="coerce").astype(float)
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -60,18 +73,19 @@ def records_to_frame(spec: PipelineSpec, records: Sequence[Mapping[str, Any]]) -
     """Feature columns in spec order: numeric -> float (NaN when missing), categorical -> str.
 
     This is the one conversion training and serving share, so both see the same inputs.
+    View features (:func:`input_kinds`) are read from the records too: serving enriches
+    them first.
     """
-    names = spec.record_schema.feature_names
-    numeric = {f.name for f in spec.record_schema.features if f.type == "numeric"}
+    kinds = input_kinds(spec)
     data = {
         name: (
             pd.Series([_number(r.get(name)) for r in records], dtype=float)
-            if name in numeric
+            if kind == "numeric"
             else pd.Series([_category(r.get(name)) for r in records], dtype=object)
         )
-        for name in names
+        for name, kind in kinds.items()
     }
-    return pd.DataFrame(data, columns=names)
+    return pd.DataFrame(data, columns=list(kinds))
 
 
 def _label_values(spec: PipelineSpec, values: Iterable[Any]) -> np.ndarray[Any, Any]:
@@ -112,6 +126,10 @@ def labelled_rows(spec: PipelineSpec, raw: pd.DataFrame) -> pd.DataFrame:
     Rows without a label or a parseable event time are dropped; the parsed time is in
     :data:`EVENT_TIME_COLUMN` for windows and the holdout split. Keeping the raw columns
     lets a champion trained on an older spec version pick its own inputs from them.
+
+    With feature views, each row also gets every view feature as of its event time,
+    joined point-in-time over all rows of ``raw`` with an event time (unlabelled ones are
+    history too, as they are online): see :mod:`continuum.modelkit.feature_views`.
     """
     schema = spec.record_schema
     target = schema.target.name
@@ -119,6 +137,11 @@ def labelled_rows(spec: PipelineSpec, raw: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"batch has no column(s) {missing}")
     times = parse_event_times(raw[schema.event_time])
+    if spec.feature_views:
+        # Imported here: feature_views builds on this module.
+        from continuum.modelkit.feature_views import join_views
+
+        raw = join_views(raw.assign(**{EVENT_TIME_COLUMN: times}), spec)
     keep = raw[target].notna() & times.notna()
     rows = raw.loc[keep].copy()
     rows[EVENT_TIME_COLUMN] = times.loc[keep]
@@ -141,5 +164,9 @@ def training_frame(spec: PipelineSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame,
 
 
 def feature_columns(spec: PipelineSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    """Only the model's input columns, in spec order and typed (raw or typed frames)."""
+    """Only the model's input columns, in spec order and typed (raw or typed frames).
+
+    With feature views the frame must already carry them (``labelled_rows`` joins them);
+    an absent view column is missing, as for any input.
+    """
     return coerce_features(spec, frame)

@@ -27,6 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from continuum.contracts import ESTIMATORS, PipelineSpec
+from continuum.modelkit.frames import input_kinds
 
 MODEL_STEP = "model"
 """The estimator's step name: search parameters are addressed as ``model__<param>``."""
@@ -93,9 +94,11 @@ def make_estimator(name: str, params: dict[str, Any]) -> BaseEstimator:
 
 
 def _columns(spec: PipelineSpec) -> tuple[list[str], list[str]]:
-    features = spec.record_schema.features
-    numeric = [f.name for f in features if f.type == "numeric"]
-    categorical = [f.name for f in features if f.type == "categorical"]
+    # Schema features then view features (input_kinds): view features get the same
+    # imputer/scaler or encoder as a schema feature of their kind.
+    kinds = input_kinds(spec)
+    numeric = [name for name, kind in kinds.items() if kind == "numeric"]
+    categorical = [name for name, kind in kinds.items() if kind == "categorical"]
     return numeric, categorical
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from continuum.contracts import HIGHER_IS_BETTER, PipelineSpec
 from continuum.contracts.evaluation_policy import EvaluationPolicy
-from continuum.modelkit.frames import coerce_features
+from continuum.modelkit.frames import coerce_features, input_kinds
 from continuum.modelkit.metrics import ModelOutputs, metrics_of
 
 MISSING_VALUE = "(missing)"
@@ -69,23 +69,23 @@ def define_slices(
 ) -> list[Slice]:
     """The slices of ``frame`` (raw or typed rows) with at least ``min_rows`` rows each.
 
-    Per feature in spec order: each categorical value (the ``MAX_VALUES_PER_FEATURE``
-    largest), or ``bins`` quantile bins of a numeric (fewer when quantiles coincide), and
-    the rows where the feature is missing.
+    Per model input in order (schema features, then view features): each categorical
+    value (the ``MAX_VALUES_PER_FEATURE`` largest), or ``bins`` quantile bins of a numeric
+    (fewer when quantiles coincide), and the rows where the input is missing.
     """
     features = coerce_features(spec, frame)
     out: list[Slice] = []
-    for feature in spec.record_schema.features:
-        column = features[feature.name]
-        if feature.type == "categorical":
+    for name, kind in input_kinds(spec).items():
+        column = features[name]
+        if kind == "categorical":
             counts = column.value_counts(dropna=True).head(MAX_VALUES_PER_FEATURE)
             values = column.to_numpy()
-            found = [Slice(feature.name, str(v), values == v) for v in counts.index]
+            found = [Slice(name, str(v), values == v) for v in counts.index]
         else:
-            found = _numeric_slices(feature.name, column, bins)
+            found = _numeric_slices(name, column, bins)
         missing = column.isna().to_numpy()
         if missing.any():
-            found.append(Slice(feature.name, MISSING_VALUE, missing))
+            found.append(Slice(name, MISSING_VALUE, missing))
         out.extend(s for s in found if int(s.mask.sum()) >= min_rows)
     return out
 

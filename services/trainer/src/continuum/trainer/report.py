@@ -19,7 +19,13 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from continuum.contracts import HIGHER_IS_BETTER, PipelineSpec
-from continuum.modelkit import ModelCard, SliceEvaluation, feature_columns, model_outputs
+from continuum.modelkit import (
+    ModelCard,
+    SliceEvaluation,
+    feature_columns,
+    input_kinds,
+    model_outputs,
+)
 
 TARGET_COLUMN = "target (label)"
 PREDICTION_COLUMN = "prediction (model)"
@@ -67,8 +73,10 @@ def _evidently_html(
     spec: PipelineSpec, pipeline: Pipeline, reference: pd.DataFrame, current: pd.DataFrame
 ) -> str:
     ev = _evidently()
-    numeric = [f.name for f in spec.record_schema.features if f.type == "numeric"]
-    categorical = [f.name for f in spec.record_schema.features if f.type == "categorical"]
+    # Model inputs: schema features, then any view features joined for training.
+    kinds = input_kinds(spec)
+    numeric = [name for name, kind in kinds.items() if kind == "numeric"]
+    categorical = [name for name, kind in kinds.items() if kind == "categorical"]
     if spec.task == "regression":
         task_part: dict[str, Any] = {
             "regression": [ev.Regression(target=TARGET_COLUMN, prediction=PREDICTION_COLUMN)]
@@ -90,7 +98,7 @@ def _evidently_html(
     definition = ev.DataDefinition(
         numerical_columns=numeric, categorical_columns=categorical, **task_part
     )
-    features = spec.record_schema.feature_names
+    features = list(kinds)
     report = ev.Report(
         [ev.presets.DataSummaryPreset(), quality, ev.presets.DataDriftPreset(columns=features)]
     )
