@@ -114,12 +114,34 @@ def _error(index: int, problem: RecordProblem) -> ErrorDetail:
     return detail
 
 
+def _view_feature_sent(index: int, name: str, value: Any) -> ErrorDetail:
+    return {
+        "loc": ["body", "records", index, name],
+        "msg": (
+            f"{name!r} is a feature-view feature: serving reads it from the online store"
+            " by the record's entity; do not send it"
+        ),
+        "type": "extra_forbidden",
+        "input": _echo(value),
+    }
+
+
 class RecordValidator:
-    """Checks records against one spec (built once per loaded model, reused per request)."""
+    """Checks records against one spec (built once per loaded model, reused per request).
+
+    With feature views, a record sends only the schema's features (the views' entity keys
+    among them); a view feature sent anyway is refused (422 naming it), so a model never
+    sees a client's value where training saw the store's. Such a record's typed values are
+    written into the record's own dict, which is both the model's input and what the
+    prediction log reads: the enrichment (:mod:`continuum.serving.enrichment`) fills the
+    view features there, and the log carries them.
+    """
 
     def __init__(self, spec: PipelineSpec) -> None:
         self.spec = spec
-        self.feature_names = spec.record_schema.feature_names
+        # What the prediction log keeps: the model's inputs, view features included.
+        self.feature_names = spec.model_input_columns
+        self.view_features = frozenset(spec.view_feature_kinds)
         # The shared contract, as serving uses it: a request may omit the event time and
         # its target key (if any) is ignored; every other rule is ingest's.
         self._checker = RecordChecker(spec, require_event_time=False, check_target=False)
@@ -131,12 +153,21 @@ class RecordValidator:
         entity_ids: list[str | None] = []
         event_times: list[datetime | None] = []
         check = self._checker.check
+        views = self.view_features
         for index, record in enumerate(records):
             result = check(record)
+            sent = [name for name in views if name in record] if views else []
+            if sent:
+                errors.extend(_view_feature_sent(index, n, record[n]) for n in sorted(sent))
             if isinstance(result, list):
                 errors.extend(_error(index, problem) for problem in result)
                 continue
-            values.append(result.values)
+            typed: dict[str, RecordValue] = result.values
+            if views:
+                # One dict for the model input and the log (see the class docstring).
+                record.update(typed)
+                typed = record
+            values.append(typed)
             entity_ids.append(result.entity_id)
             event_times.append(result.event_time)
         if errors:
