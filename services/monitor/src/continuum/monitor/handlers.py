@@ -26,10 +26,18 @@ from continuum.contracts import (
     PipelineChanged,
     PredictionLogged,
     PredictionsLogged,
+    RolloutChanged,
+    RolloutEvaluated,
     UnverifiedEventError,
     decode_event,
 )
-from continuum.contracts.topics import FEEDBACK, MODELS_PROMOTED, PIPELINES_CHANGED, PREDICTIONS
+from continuum.contracts.topics import (
+    FEEDBACK,
+    MODELS_PROMOTED,
+    PIPELINES_CHANGED,
+    PREDICTIONS,
+    ROLLOUTS,
+)
 from continuum.kafka import dead_letters_of, keyring_of, verify_record
 from continuum.monitor.monitor import Monitor
 
@@ -66,7 +74,7 @@ def decode_prediction_bytes(body: bytes) -> PredictionLogged | PredictionsLogged
 
 
 def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -> None:
-    """Subscribe the monitor to its four topics in consumer group ``group_id``."""
+    """Subscribe the monitor to its five topics in consumer group ``group_id``."""
 
     # Predictions are the monitor's volume: consumed in batches so one offset commit covers
     # up to PREDICTION_BATCH records (one commit per record could not keep up with serving).
@@ -102,8 +110,7 @@ def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -
     async def on_predictions(message: KafkaMessage) -> None:
         async for event in verified_events(message, decode_prediction_bytes):
             if isinstance(event, PredictionsLogged):
-                for prediction in event.events():
-                    await monitor.on_prediction(prediction)
+                await monitor.on_prediction_batch(event)
                 await asyncio.sleep(0)  # up to 500 predictions: a yield's worth on its own
             else:
                 await monitor.on_prediction(event)
@@ -128,3 +135,9 @@ def register_handlers(broker: KafkaBroker, monitor: Monitor, *, group_id: str) -
     @broker.subscriber(PIPELINES_CHANGED, group_id=group_id, auto_offset_reset="earliest")
     async def on_pipeline_changed(event: PipelineChanged) -> None:
         await monitor.on_pipeline_changed(event)
+
+    # The rollouts topic carries the monitor's own RolloutEvaluated too: read and skipped.
+    @broker.subscriber(ROLLOUTS, group_id=group_id, auto_offset_reset="earliest")
+    async def on_rollout(event: RolloutChanged | RolloutEvaluated) -> None:
+        if isinstance(event, RolloutChanged):
+            await monitor.on_rollout(event)

@@ -120,6 +120,31 @@ class MonitorMetrics:
             ["pipeline"],
             registry=registry,
         )
+        self.rollout_metric = Gauge(
+            "continuum_monitor_rollout_metric",
+            "The promotion metric of each arm of the live rollout step, on its labelled"
+            " predictions in the step (arm: champion or candidate).",
+            ["pipeline", "model_version", "arm"],
+            registry=registry,
+        )
+        self.rollout_labelled = Gauge(
+            "continuum_monitor_rollout_labelled_predictions",
+            "Labelled predictions of each arm in the live rollout step.",
+            ["pipeline", "model_version", "arm"],
+            registry=registry,
+        )
+        self.rollout_traffic_share = Gauge(
+            "continuum_monitor_rollout_traffic_share",
+            "Share of requests the live rollout's candidate answers (0: none, or a shadow).",
+            ["pipeline"],
+            registry=registry,
+        )
+        self.rollout_evaluations = Counter(
+            "continuum_monitor_rollout_evaluations_total",
+            "RolloutEvaluated events published.",
+            ["pipeline"],
+            registry=registry,
+        )
         self.duplicates = Counter(
             "continuum_monitor_duplicate_events_total",
             "Events skipped because their event_id was already handled.",

@@ -20,7 +20,9 @@ from continuum.contracts import (
     ModelPromoted,
     PipelineChanged,
     PredictionLogged,
+    PredictionsLogged,
     QualityMeasured,
+    RolloutChanged,
     utc_now,
 )
 from continuum.monitor.cooldown import CooldownStore, LastFired
@@ -33,6 +35,7 @@ from continuum.monitor.pipelines import PipelineState
 from continuum.monitor.quality import LoggedPrediction, PredictionJoin
 from continuum.monitor.quality_gauges import LiveQualityGauges, QualityTracker
 from continuum.monitor.registry_view import RegistryReader
+from continuum.monitor.rollout_watch import RolloutWatch
 from continuum.monitor.seen import SeenEvents
 from continuum.monitor.windows import FullWindow, WindowRow
 from continuum.storage import ObjectStore
@@ -77,6 +80,8 @@ class Monitor:
         self.join = PredictionJoin(join_capacity)
         self.quality = QualityTracker(metrics, quality_window_rows)
         self.live_gauges = LiveQualityGauges(metrics)
+        self.registry = registry
+        self.rollouts = RolloutWatch(metrics, join_capacity)
         self.ready = asyncio.Event()
 
     @property
@@ -87,6 +92,7 @@ class Monitor:
     async def bootstrap(self) -> None:
         """Read every pipeline's spec and champion from the registry; handlers wait for it."""
         await self.directory.bootstrap()
+        await self.rollouts.load(self.registry, list(self.pipelines))
         self.ready.set()
         logger.info("monitoring %d pipeline(s): %s", len(self.pipelines), sorted(self.pipelines))
 
@@ -97,6 +103,21 @@ class Monitor:
         return True
 
     # -- predictions and drift -------------------------------------------------------
+    async def on_prediction_batch(self, batch: PredictionsLogged) -> None:
+        """A batch of serving's predictions: the rollout's share, then each prediction.
+
+        A shadow's predictions were never returned: they feed the rollout's comparison
+        only, not the champion's join, windows or quality.
+        """
+        await self.ready.wait()
+        self.rollouts.on_batch(batch)
+        if batch.arm == "shadow":
+            return
+        for handled, prediction in enumerate(batch.events(), 1):
+            await self.on_prediction(prediction)
+            if handled % 200 == 0:
+                await asyncio.sleep(0)  # a batch must not keep /metrics waiting
+
     async def on_prediction(self, event: PredictionLogged) -> None:
         """Join bookkeeping for every version; the champion's rows go into its window."""
         await self.ready.wait()
@@ -215,6 +236,14 @@ class Monitor:
         await self.directory.follow_spec(event)
         self.seen.add(event.event_id)
 
+    async def on_rollout(self, event: RolloutChanged) -> None:
+        """Follow the registry's rollout steps (a new step starts empty)."""
+        await self.ready.wait()
+        if not self._first_time(event, "rollouts"):
+            return
+        self.rollouts.follow(event.pipeline, event)
+        self.seen.add(event.event_id)
+
     # -- feedback --------------------------------------------------------------------
     async def on_feedback(self, event: Feedback) -> None:
         """Join a label to its logged prediction and update that version's quality.
@@ -227,8 +256,11 @@ class Monitor:
         known = self.pipelines.get(event.pipeline)
         if known is not None:
             await self._flush_quality(known)  # raises to be redelivered
+        await self.rollouts.flush(event.pipeline, self.publish)
         if not self._first_time(event, "feedback"):
             return
+        if known is not None:
+            self.rollouts.on_label(event, known.spec)
         logged = self.join.pop(event.pipeline, event.request_id, event.entity_id)
         state = await self.directory.get(event.pipeline) if logged is not None else None
         full = []
@@ -244,6 +276,7 @@ class Monitor:
         if state is not None and full:
             self._measure(state, full)
             await self._flush_quality(state)
+        await self.rollouts.flush(event.pipeline, self.publish)
 
     def _measure(self, state: PipelineState, full: list[tuple[LoggedPrediction, Any]]) -> None:
         champion = state.champion

@@ -13,6 +13,7 @@ from continuum.registry_client import (
     PipelineSpecRecord,
     PipelineSummary,
     RegistryError,
+    RolloutRecord,
 )
 from continuum.runtime import TransientError
 
@@ -30,6 +31,10 @@ class RegistryReader(Protocol):
 
     async def get_champion(self, pipeline: str) -> ModelVersionRecord | None:
         """The champion, or ``None`` before the first promotion."""
+        ...
+
+    async def rollout(self, pipeline: str) -> RolloutRecord | None:
+        """The live or latest rollout, or ``None`` if the pipeline never had one."""
         ...
 
 
