@@ -10,6 +10,7 @@ here by :class:`_SourceConsumer`, and its events leave through its own producer.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -19,7 +20,17 @@ from aiokafka import TopicPartition
 from faststream.kafka import TestApp, TestKafkaBroker
 from wiring_kit import Recorder, RecordingProducer, Wiring, subscribed_topics
 
-from continuum.contracts import DataVersion, Feedback, ModelTrained, parse_spec_yaml
+from continuum.contracts import (
+    DataVersion,
+    Feedback,
+    ModelTrained,
+    PredictionLogged,
+    PredictionRecord,
+    PredictionsLogged,
+    RolloutChanged,
+    parse_spec_yaml,
+    utc_now,
+)
 from continuum.contracts.topics import PREDICTIONS
 from continuum.kafka import KafkaSettings
 from continuum.registry_client import RegistryClient
@@ -158,6 +169,13 @@ async def registry_run(tmp_path: Path) -> Wiring:
         )
         await recorder.send(trained)
         await client.request_training(spec.name, reason="wiring test")
+        # A second version rolled out by hand, then aborted: RolloutChanged twice.
+        second = trained.model_copy(
+            update={"run_id": "run-2", "artifacts": artifacts("run-2", "fair"), "event_id": uuid4()}
+        )
+        await recorder.send(second)
+        await client.start_rollout(spec.name, 2, reason="wiring test")
+        await client.abort_rollout(spec.name, reason="wiring test")
         await recorder.probe(wiring.subscribes)
     return wiring
 
@@ -182,6 +200,42 @@ async def serving_run(tmp_path: Path) -> Wiring:
         await wait_for(lambda: PREDICTIONS in wiring.published, "the prediction log")
         await recorders[0].probe(wiring.subscribes)
     return wiring
+
+
+def rollout_started(pipeline: str, *, champion: int, candidate: int) -> RolloutChanged:
+    """The registry's start of a canary (step 0, a fifth of the traffic)."""
+    return RolloutChanged(
+        pipeline=pipeline,
+        rollout_id="wiring-rollout",
+        strategy="canary",
+        champion_version=champion,
+        candidate_version=candidate,
+        step=0,
+        traffic_share=0.2,
+        state="started",
+        occurred_at=utc_now() - timedelta(minutes=1),
+    )
+
+
+def rollout_batch(logged: list[PredictionLogged], *, arm: str, version: int) -> PredictionsLogged:
+    """Serving's message for one arm of the rollout: ``logged``'s predictions, its ids."""
+    return PredictionsLogged(
+        pipeline=logged[0].pipeline,
+        model_version=version,
+        arm=arm,  # type: ignore[arg-type]
+        rollout_id="wiring-rollout",
+        inference_seconds=0.01,
+        predictions=[
+            PredictionRecord(
+                request_id=f"{arm}-{p.request_id}",
+                occurred_at=utc_now(),
+                features=p.features,
+                prediction=p.prediction,
+                probabilities=p.probabilities,
+            )
+            for p in logged
+        ],
+    )
 
 
 async def monitor_run(tmp_path: Path) -> Wiring:
@@ -223,5 +277,13 @@ async def monitor_run(tmp_path: Path) -> Wiring:
             await recorder.send(
                 Feedback(pipeline=PIPELINE, request_id=event.request_id, label=event.prediction)
             )
+        # A canary step with the spec's min_labelled (300) labelled predictions per arm.
+        await recorder.send(rollout_started(PIPELINE, champion=1, candidate=2))
+        for arm, version in (("champion", 1), ("candidate", 2)):
+            batch = rollout_batch(logged[:300], arm=arm, version=version)
+            await recorder.send(batch)
+            for record in batch.predictions:
+                label = Feedback(pipeline=PIPELINE, request_id=record.request_id, label=1)
+                await recorder.send(label.model_copy(update={"label": record.prediction}))
         await recorder.probe(wiring.subscribes)
     return wiring

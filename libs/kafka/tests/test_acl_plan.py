@@ -24,7 +24,12 @@ def test_only_the_trainer_writes_trained_models_and_only_the_registry_promotes()
 def test_each_topic_has_one_writer_and_the_producer_writes_sources_and_feedback() -> None:
     plan = acl_plan(["flights.events", "taxis.events"])
     for topic in topics.ALL_TOPICS:
-        assert len(writers(topic, plan)) == 1, topic
+        if topic != topics.ROLLOUTS:
+            assert len(writers(topic, plan)) == 1, topic
+    # The one shared topic (the rollout contract puts both events on it): the registry's
+    # RolloutChanged and the monitor's RolloutEvaluated. Serving, the one that routes
+    # traffic by a RolloutChanged, confirms each with the registry's API before acting.
+    assert writers(topics.ROLLOUTS, plan) == {"registry", "monitor"}
     produced = {r.name for r in plan if r.principal == f"User:{PRODUCER}"}
     assert produced == {"flights.events", "taxis.events", topics.FEEDBACK}
 

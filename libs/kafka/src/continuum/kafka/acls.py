@@ -75,20 +75,22 @@ SERVICE_ACCESS: Mapping[str, ServiceAccess] = {
             topics.MODELS_PROMOTED,
             topics.PIPELINES_CHANGED,
             topics.TRAINING_REQUESTS,
+            topics.ROLLOUTS,
         ),
-        subscribes=(topics.MODELS_TRAINED,),
+        subscribes=(topics.MODELS_TRAINED, topics.ROLLOUTS),
     ),
     "serving": ServiceAccess(
         publishes=(topics.PREDICTIONS,),
         subscribes=(topics.MODELS_PROMOTED, topics.PIPELINES_CHANGED, topics.ROLLOUTS),
     ),
     "monitor": ServiceAccess(
-        publishes=(topics.DRIFT_DETECTED, topics.QUALITY_MEASURED),
+        publishes=(topics.DRIFT_DETECTED, topics.QUALITY_MEASURED, topics.ROLLOUTS),
         subscribes=(
             topics.PREDICTIONS,
             topics.FEEDBACK,
             topics.MODELS_PROMOTED,
             topics.PIPELINES_CHANGED,
+            topics.ROLLOUTS,
         ),
     ),
 }
