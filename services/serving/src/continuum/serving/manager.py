@@ -8,40 +8,24 @@ switch within a moment; a slow periodic reconcile repairs anything an event coul
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 from uuid import UUID
 
-from continuum.contracts import ModelArtifacts, ModelPromoted, PipelineChanged, PipelineSpec
-from continuum.modelkit import UntrustedModelError
-from continuum.registry_client import RegistryClient, RegistryError
-from continuum.runtime import Backoff, is_transient, retrying
-from continuum.serving.loading import load_and_warm
-from continuum.serving.metrics import Arm, ArmMeter, ServingMetrics
-from continuum.serving.models import ModelTable, PipelineSlot, ServingModel
+from continuum.contracts import ModelArtifacts, ModelPromoted, PipelineChanged
+from continuum.registry_client import RegistryClient
+from continuum.runtime import Backoff, retrying
+from continuum.serving.metrics import ServingMetrics
+from continuum.serving.model_loader import ModelLoader, retryable
+from continuum.serving.models import ModelTable, PipelineSlot
 from continuum.serving.rollouts import RolloutKeeper
-from continuum.storage import IntegrityError, ObjectStore
+from continuum.storage import ObjectStore
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-# An artifact that fails these checks will fail them forever: remember it, do not retry.
-_PERMANENT_LOAD_ERRORS = (IntegrityError, UntrustedModelError)
-
-
-class SpecNotFoundError(LookupError):
-    """The registry does not know the spec version a model was trained with."""
-
-
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, RegistryError):
-        return exc.status_code >= 500
-    return is_transient(exc)
 
 
 class ModelManager:
@@ -58,17 +42,20 @@ class ModelManager:
         batch_max_rows: int = 1000,
         inline_max_rows: int = 0,
     ) -> None:
-        self.batch_max_rows = batch_max_rows
-        self.inline_max_rows = inline_max_rows
         self.table = table
         self.registry = registry
-        self.store = store
         self.metrics = metrics
         self.retry_seconds = retry_seconds
-        self.refused: dict[str, set[int]] = {}
-        self._specs: dict[tuple[str, int], PipelineSpec] = {}
+        self.loader = ModelLoader(
+            registry,
+            store,
+            metrics,
+            batch_max_rows=batch_max_rows,
+            inline_max_rows=inline_max_rows,
+        )
+        self.refused = self.loader.refused
         self.rollouts = RolloutKeeper(
-            table, registry, metrics, load=self.load_model, refused=self.refused
+            table, registry, metrics, load=self.loader.load, refused=self.refused
         )
 
     # -- start and reconcile ---------------------------------------------------------
@@ -190,7 +177,7 @@ class ModelManager:
             return
         slot = self.table.slot(event.pipeline)
         slot.latest_spec_version = max(slot.latest_spec_version or 0, event.spec_version)
-        await self._spec(event.pipeline, event.spec_version)
+        await self.loader.spec(event.pipeline, event.spec_version)
         # A pipeline applied again after a restart may already have a champion.
         if slot.current is None:
             await self.reconcile_pipeline(event.pipeline)
@@ -222,7 +209,7 @@ class ModelManager:
             if not self._wanted(slot, version, allow_older):
                 return False
             started = time.perf_counter()
-            model = await self.load_model(
+            model = await self.loader.load(
                 slot,
                 version=version,
                 spec_version=spec_version,
@@ -239,7 +226,6 @@ class ModelManager:
             if slot.rollout is not None and slot.rollout.candidate.version == version:
                 # The candidate completed its rollout: it now answers as the champion.
                 self.rollouts.end(slot, "promoted")
-            _freeze_heap()
             self.metrics.model_swaps.labels(slot.name).inc()
             self.metrics.model_version.labels(slot.name).set(version)
             self.metrics.logs_dropped.labels(slot.name)  # exported at 0 before any drop
@@ -251,76 +237,7 @@ class ModelManager:
             )
             return True
 
-    async def load_model(
-        self,
-        slot: PipelineSlot,
-        *,
-        version: int,
-        spec_version: int,
-        artifacts: ModelArtifacts,
-        correlation_id: UUID,
-        arm: Arm,
-    ) -> ServingModel | None:
-        """``version`` loaded (sha256-checked, skops allowlist) and warmed to answer as ``arm``.
-
-        Transient failures raise (the caller retries); a broken or untrusted artifact is
-        counted, remembered as refused and gives ``None``.
-        """
-        try:
-            spec = await self._spec(slot.name, spec_version)
-            return await asyncio.to_thread(
-                load_and_warm,
-                self.store,
-                pipeline=slot.name,
-                version=version,
-                spec_version=spec_version,
-                spec=spec,
-                artifacts=artifacts,
-                correlation_id=correlation_id,
-                meter=ArmMeter.bind(self.metrics, slot.name, version, arm),
-                batch_max_rows=self.batch_max_rows,
-                inline_max_rows=self.inline_max_rows,
-            )
-        except Exception as exc:
-            if _retryable(exc):
-                raise
-            self.metrics.model_load_errors.labels(slot.name, type(exc).__name__).inc()
-            if isinstance(exc, _PERMANENT_LOAD_ERRORS):
-                self.refused.setdefault(slot.name, set()).add(version)
-            logger.error(
-                "cannot load %s v%d as the %s, keeping v%s: %s",
-                slot.name,
-                version,
-                arm,
-                slot.current.version if slot.current else None,
-                exc,
-            )
-            return None
-
-    async def _spec(self, pipeline: str, version: int) -> PipelineSpec:
-        key = (pipeline, version)
-        spec = self._specs.get(key)
-        if spec is None:
-            record = await self.registry.get_spec_version(pipeline, version)
-            if record is None:
-                raise SpecNotFoundError(f"registry has no spec v{version} of {pipeline}")
-            spec = self._specs[key] = record.spec
-        return spec
-
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         return await retrying(
-            call, what="registry call", backoff=Backoff(self.retry_seconds), retryable=_retryable
+            call, what="registry call", backoff=Backoff(self.retry_seconds), retryable=retryable
         )
-
-
-def _freeze_heap() -> None:
-    """Take everything alive now (imports, the models) out of the collector's sight.
-
-    Profiled under load (bench/serving_bench.py), full collections of a heap holding
-    sklearn, pandas and a model took ~330 ms each, several times in 10 s: the p99 at 64
-    connections was those pauses. Objects loaded once do not need scanning again; a
-    frozen object is still freed by reference counting when a swapped-out model goes,
-    only a reference cycle in it would stay (a few objects per swap).
-    """
-    gc.collect(1)  # the load's young garbage, not the (long) full collection
-    gc.freeze()
