@@ -66,6 +66,7 @@ def app_for(parts: ServingParts) -> FastAPI:
             await log.close(settings.log_drain_seconds)
             await broker.stop()
             await parts.registry.aclose()
+            await asyncio.to_thread(parts.features.close)
 
     app = FastAPI(
         title="Continuum serving",

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 
+from continuum.featurestore import OnlineStore
 from continuum.kafka import build_broker, watch_consumer_lag
 from continuum.registry_client import RegistryClient
+from continuum.serving.enrichment import FeatureLookup
 from continuum.serving.manager import ModelManager
 from continuum.serving.metrics import ServingMetrics
 from continuum.serving.models import ModelTable
@@ -34,6 +36,7 @@ class ServingParts:
     manager: ModelManager
     log: PredictionLog
     shadow: ShadowQueue
+    features: FeatureLookup
     predictor: Predictor
 
 
@@ -43,9 +46,12 @@ def build(
     registry: RegistryClient | None = None,
     store: ObjectStore | None = None,
     broker: KafkaBroker | None = None,
+    online_store: OnlineStore | None = None,
 ) -> ServingParts:
-    """Serving's parts; the registry client, artifact store and broker default to the settings'."""
+    """Serving's parts; the registry client, artifact store, broker and online store
+    default to the settings' (the online store opens only when a feature view needs it)."""
     metrics = ServingMetrics(CollectorRegistry())
+    features = FeatureLookup(settings.online_store_uri, metrics.registry, store=online_store)
     broker = broker or build_broker(settings.kafka, service=SERVICE, registry=metrics.registry)
     watch_consumer_lag(metrics.registry, service=SERVICE, broker=broker)
     registry = registry or RegistryClient(settings.registry_url, token=settings.registry_bearer)
@@ -58,6 +64,7 @@ def build(
         retry_seconds=settings.registry_retry_seconds,
         batch_max_rows=settings.batch_max_rows,
         inline_max_rows=settings.inline_max_rows,
+        features=features,
     )
     log = PredictionLog(
         broker, metrics, max_size=settings.log_queue_size, batch_size=settings.log_batch_size
@@ -73,5 +80,6 @@ def build(
         manager=manager,
         log=log,
         shadow=shadow,
+        features=features,
         predictor=Predictor(log, max_records=settings.max_records, shadow=shadow),
     )

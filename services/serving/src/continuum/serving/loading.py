@@ -9,6 +9,7 @@ from uuid import UUID
 
 from continuum.contracts import ModelArtifacts, PipelineSpec, utc_now
 from continuum.modelkit import load_champion, read_reference_sample
+from continuum.serving.enrichment import EnrichedModel, FeatureLookup
 from continuum.serving.inference import MicroBatcher, predict_records
 from continuum.serving.metrics import ArmMeter
 from continuum.serving.models import ServingModel
@@ -28,6 +29,7 @@ def load_and_warm(
     meter: ArmMeter,
     batch_max_rows: int = 1000,
     inline_max_rows: int = 0,
+    features: FeatureLookup | None = None,
 ) -> ServingModel:
     """A ready model: every artifact's sha256 checked, the model loaded, one prediction made.
 
@@ -35,7 +37,11 @@ def load_and_warm(
     ``continuum.storage.IntegrityError``, ``continuum.modelkit.UntrustedModelError``,
     ``continuum.storage.ObjectNotFoundError`` and whatever a broken artifact raises.
     """
-    loaded = load_champion(store, artifacts, spec, version)
+    plain = load_champion(store, artifacts, spec, version)
+    loaded = plain
+    if features is not None:
+        # A spec with feature views: each micro-batch reads them from the online store.
+        loaded = EnrichedModel.wrap(plain, features.enricher(pipeline, spec))
     serving = ServingModel(
         pipeline=pipeline,
         version=version,
@@ -54,7 +60,8 @@ def load_and_warm(
         meter=meter,
     )
     # The first prediction pays for lazy imports and allocations; do it here, not in a request.
-    predict_records(loaded, [_warm_record(store, artifacts, spec)])
+    # Without the store: an unreachable online store must not refuse the model.
+    predict_records(plain, [_warm_record(store, artifacts, spec)])
     return serving
 
 

@@ -17,6 +17,7 @@ from uuid import UUID
 from continuum.contracts import ModelArtifacts, ModelPromoted, PipelineChanged
 from continuum.registry_client import RegistryClient
 from continuum.runtime import Backoff, retrying
+from continuum.serving.enrichment import FeatureLookup
 from continuum.serving.metrics import ServingMetrics
 from continuum.serving.model_loader import ModelLoader, retryable
 from continuum.serving.models import ModelTable, PipelineSlot
@@ -41,6 +42,7 @@ class ModelManager:
         retry_seconds: float = 1.0,
         batch_max_rows: int = 1000,
         inline_max_rows: int = 0,
+        features: FeatureLookup | None = None,
     ) -> None:
         self.table = table
         self.registry = registry
@@ -52,6 +54,7 @@ class ModelManager:
             metrics,
             batch_max_rows=batch_max_rows,
             inline_max_rows=inline_max_rows,
+            features=features,
         )
         self.refused = self.loader.refused
         self.rollouts = RolloutKeeper(

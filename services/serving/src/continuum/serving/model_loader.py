@@ -19,6 +19,7 @@ from continuum.contracts import ModelArtifacts, PipelineSpec
 from continuum.modelkit import UntrustedModelError
 from continuum.registry_client import RegistryClient, RegistryError
 from continuum.runtime import is_transient
+from continuum.serving.enrichment import FeatureLookup
 from continuum.serving.loading import load_and_warm
 from continuum.serving.metrics import Arm, ArmMeter, ServingMetrics
 from continuum.serving.models import PipelineSlot, ServingModel
@@ -52,12 +53,14 @@ class ModelLoader:
         *,
         batch_max_rows: int = 1000,
         inline_max_rows: int = 0,
+        features: FeatureLookup | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
         self.metrics = metrics
         self.batch_max_rows = batch_max_rows
         self.inline_max_rows = inline_max_rows
+        self.features = features  # the online store, for pipelines with feature views
         self.refused: dict[str, set[int]] = {}
         """Versions per pipeline whose artifacts failed a check (never tried again)."""
         self._specs: dict[tuple[str, int], PipelineSpec] = {}
@@ -87,6 +90,7 @@ class ModelLoader:
                 meter=ArmMeter.bind(self.metrics, slot.name, version, arm),
                 batch_max_rows=self.batch_max_rows,
                 inline_max_rows=self.inline_max_rows,
+                features=self.features,
             )
         except Exception as exc:
             if retryable(exc):
