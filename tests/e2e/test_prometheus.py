@@ -38,6 +38,12 @@ MAY_BE_EMPTY: dict[tuple[str, str], str] = {
         "and the new one has none until its first full window is evaluated; the loop often "
         "ends inside that gap (the per-feature drift panel keeps the last window's scores)"
     ),
+    ("continuum-overview", "Rollout: promotion metric, champion vs candidate"): (
+        "a series per arm of a live rollout step only: the loop's pipelines deploy direct"
+    ),
+    ("continuum-overview", "Rollout: labelled predictions per arm in the step"): (
+        "a series per arm of a live rollout step only: the loop's pipelines deploy direct"
+    ),
 }
 """(dashboard uid, panel title) -> why its query may return nothing in a healthy run.
 Every other panel is written to return data (0 rather than nothing) when all is well."""

@@ -88,6 +88,9 @@ class RegistryMetrics:
         of each kind (a series that appears at 1 has no increase to report)."""
         self.versions_registered.labels(pipeline)
         self.claim_mismatches.labels(pipeline)
+        self.rollout_traffic_share.labels(pipeline)  # 0 until a rollout: the panel has data
+        for move in ("started", "advanced", "completed", "rolled_back"):
+            self.rollout_moves.labels(pipeline, move)
         for code in get_args(GateCode):
             decision = "promoted" if code in _PROMOTING else "rejected"
             self.gate_decisions.labels(pipeline, decision, code)
