@@ -23,7 +23,13 @@ import yaml
 
 from continuum.cli.bundle import predict as bundle_predict
 from continuum.contracts import PipelineSpec
-from continuum.modelkit import ALLOWLIST, LoadedModel, load_model, parquet_to_frame
+from continuum.modelkit import (
+    ALLOWLIST,
+    LoadedModel,
+    input_kinds,
+    load_model,
+    parquet_to_frame,
+)
 from continuum.modelkit.model_card import PACKAGES, package_versions
 from continuum.registry_client import ModelVersionRecord, RegistryClient
 from continuum.storage import ObjectStore, get_verified, sha256_hex
@@ -137,7 +143,9 @@ def _bundle_files(exported: Exported) -> tuple[dict[str, bytes], list[str]]:
         "spec_version": record.spec_version,
         "spec_sha256": spec.sha256(),
         "task": spec.task,
-        "features": [{"name": f.name, "type": f.type} for f in spec.record_schema.features],
+        # The model's inputs: schema features, then any view features (an input file for
+        # the bundle carries those as columns: a bundle has no online store).
+        "features": [{"name": n, "type": k} for n, k in input_kinds(spec).items()],
         "model_file": MODEL_FILE,
         "model_sha256": record.artifacts.model.sha256,
         "reference_sample_file": REFERENCE_FILE,
