@@ -209,7 +209,7 @@ async def run_server(variant: str, kafka: str, seconds: float, pin: bool) -> dic
             await _load(port, raw, connections, min(2.0, seconds))  # warm-up
             result = await _load(port, raw, connections, seconds)
             figures[f"{rows}x{connections}"] = result
-        if variant == "continuum":
+        if variant.startswith("continuum"):
             # Warm-ups are logged too: count every predicted record from the metrics.
             text = (await _get(port, "/metrics"))[1].decode()
             total = _counter(text, "continuum_serving_predictions_total")

@@ -1,10 +1,14 @@
 """The servers :mod:`bench.serving_bench` measures, each run in its own pinned subprocess.
 
-    python -m bench.serving_servers continuum|baseline --port P [--kafka HOST:PORT] [--cpu N]
+    python -m bench.serving_servers continuum|continuum-views|baseline --port P
+        [--kafka HOST:PORT] [--cpu N]
 
 - ``continuum``: ``continuum.serving`` as deployed (validation, micro-batching, metrics,
   every prediction logged to Kafka at ``--kafka``), with an in-memory registry that
   names the model champion;
+- ``continuum-views``: the same with a feature view (``carrier_recent``: the carrier's
+  delay rate and flight count), read per micro-batch from an SQLite online store filled
+  at start (requests send the carrier only; one carrier is never in the store);
 - ``baseline``: the hand-written FastAPI server: one sync route (FastAPI's threadpool),
   the body parsed by FastAPI (``list[dict]``), a pandas DataFrame per request,
   ``predict_proba`` on the same fitted pipeline; no validation, no metrics, no logging.
@@ -48,6 +52,21 @@ SPEC: dict[str, Any] = {
 }
 
 
+VIEW: dict[str, Any] = {
+    "name": "carrier_recent",
+    "entity": "carrier",
+    "window_events": 200,
+    "features": [
+        {"name": "carrier_rate", "function": "mean", "column": "late", "default": 0.2},
+        {"name": "carrier_flights", "function": "count"},
+    ],
+}
+"""The view of ``continuum-views`` (and :mod:`bench.feature_lookup_bench`)."""
+
+STORED_CARRIERS = {"UA": 0.31, "AA": 0.18, "B6": 0.27, "DL": 0.15, "EV": 0.35}
+"""Each carrier's delay rate in the online store; ``MQ`` is left out (the default path)."""
+
+
 def make_record(rng: random.Random) -> dict[str, Any]:
     """One flights-like request record (features, entity id, event time)."""
     return {
@@ -67,7 +86,7 @@ class BaselineBody(BaseModel):
     records: list[dict[str, Any]]
 
 
-def _train(artifact_root: str) -> tuple[Any, Any, Any]:
+def _train(artifact_root: str, *, views: bool = False) -> tuple[Any, Any, Any]:
     from continuum.contracts import ModelArtifacts, PipelineSpec
     from continuum.modelkit import (
         build_pipeline,
@@ -79,11 +98,14 @@ def _train(artifact_root: str) -> tuple[Any, Any, Any]:
     )
     from continuum.storage import open_store
 
-    spec = PipelineSpec.model_validate(SPEC)
+    spec = PipelineSpec.model_validate(SPEC | ({"feature_views": [VIEW]} if views else {}))
     rng = random.Random(0)  # noqa: S311
     records = [make_record(rng) for _ in range(5000)]
     for r in records:
         r["late"] = int(r["dep_delay"] + rng.gauss(0, 25) > 30)
+        if views:
+            r["carrier_rate"] = STORED_CARRIERS.get(r["carrier"])
+            r["carrier_flights"] = 200.0 if r["carrier"] in STORED_CARRIERS else 0.0
     frame = records_to_frame(spec, records)
     pipeline = build_pipeline(spec).fit(frame, labels(spec, records))
     store = open_store(artifact_root)
@@ -149,7 +171,23 @@ def _baseline_app(pipeline: Any) -> Any:
     return app
 
 
-def _continuum_app(root: str, spec: Any, artifacts: Any, kafka: str) -> Any:
+def fill_online_store(uri: str) -> None:
+    """Write :data:`STORED_CARRIERS` to the online store as ingest would."""
+    from continuum.featurestore import FeatureRow, open_online_store, view_key
+
+    store = open_online_store(uri)
+    now = datetime.now(UTC)
+    rows = [
+        FeatureRow(c, now, {"carrier_rate": rate, "carrier_flights": 200.0})
+        for c, rate in STORED_CARRIERS.items()
+    ]
+    store.write(view_key("flights", VIEW["name"]), rows)
+    store.close()
+
+
+def _continuum_app(
+    root: str, spec: Any, artifacts: Any, kafka: str, online_store_uri: str | None = None
+) -> Any:
     from continuum.kafka import KafkaSettings
     from continuum.registry_client import RegistryClient
     from continuum.serving.app import app_for
@@ -160,6 +198,7 @@ def _continuum_app(root: str, spec: Any, artifacts: Any, kafka: str) -> Any:
         kafka=KafkaSettings(bootstrap_servers=kafka, event_key=secrets.token_urlsafe(32)),
         artifact_root=root,
         reconcile_seconds=0,
+        **({"online_store_uri": online_store_uri} if online_store_uri else {}),
     )
     transport = _registry_transport(spec, artifacts)
     registry = RegistryClient("http://registry.bench", transport=transport)
@@ -172,13 +211,17 @@ def serve(variant: str, port: int, kafka: str | None) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp).as_uri()
-        spec, pipeline, artifacts = _train(root)
+        views = variant == "continuum-views"
+        spec, pipeline, artifacts = _train(root, views=views)
         if variant == "baseline":
             app = _baseline_app(pipeline)
         else:
             if kafka is None:
                 raise SystemExit("continuum needs --kafka")
-            app = _continuum_app(root, spec, artifacts, kafka)
+            online = f"sqlite:///{Path(tmp) / 'online.db'}" if views else None
+            if online:
+                fill_online_store(online)
+            app = _continuum_app(root, spec, artifacts, kafka, online)
         uvicorn.run(
             app, host="127.0.0.1", port=port, access_log=False, log_level="warning",
             loop="uvloop", http="httptools",
@@ -187,7 +230,7 @@ def serve(variant: str, port: int, kafka: str | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="One server of the serving benchmark.")
-    parser.add_argument("variant", choices=["continuum", "baseline"])
+    parser.add_argument("variant", choices=["continuum", "continuum-views", "baseline"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--kafka", help="bootstrap servers (continuum only)")
     parser.add_argument("--cpu", type=int, help="pin this process (and its threads) to a CPU")

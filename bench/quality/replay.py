@@ -27,6 +27,7 @@ from continuum.modelkit import (
     apply_window,
     feature_columns,
     fit,
+    join_views,
     metric_noise,
     time_holdout,
 )
@@ -59,6 +60,9 @@ class Replay:
     def __post_init__(self) -> None:
         frame = self.stream.frame.copy()
         frame[EVENT_TIME_COLUMN] = frame[EVENT_TIME]
+        # A spec with feature views: each row gets them as of its event time, as the
+        # trainer joins them (a no-op for the specs here, which have none).
+        frame = join_views(frame, self.spec)
         size = self.stream.batch_rows
         self.batches = [
             frame.iloc[i : i + size].reset_index(drop=True) for i in range(0, len(frame), size)
