@@ -7,6 +7,9 @@ The rule behind every commit: a partition's offset is committed only up to the f
 message that is not yet durable, i.e. not in a written, recorded and announced batch
 and not a rejection acknowledged by Kafka. Per partition that is
 ``min(last fully processed offset + 1, first offset still buffered in any lane)``.
+
+Batches a step fills are cut off their lanes as it goes and written together at its end
+(:mod:`batch_writes`: lanes side by side), before anything is committed.
 """
 
 from __future__ import annotations
@@ -17,13 +20,12 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-import pyarrow as pa
-
-from continuum.contracts import Event, utc_now
-from continuum.ingest.batch_check import Rejected
+from continuum.contracts import Event
+from continuum.ingest.batch_writes import BatchWriter, Cut
 from continuum.ingest.catalog import Catalog, PipelineEntry
 from continuum.ingest.feature_views import FeatureViewWriter
-from continuum.ingest.lanes import Lane, TopicPartition, write_batch
+from continuum.ingest.lane_book import LaneBook
+from continuum.ingest.lanes import Lane, TopicPartition
 from continuum.ingest.manifest import ManifestStore
 from continuum.ingest.metrics import IngestMetrics
 from continuum.ingest.ports import (
@@ -54,8 +56,6 @@ class IngestEngine:
         features: FeatureViewWriter | None = None,
     ) -> None:
         self.catalog = Catalog()
-        self.features = features
-        """Folds each stored batch into the pipeline's feature views (None: no views)."""
         self.store = store
         self.manifests = ManifestStore(store)
         self.publisher = publisher
@@ -63,14 +63,15 @@ class IngestEngine:
         self.metrics = metrics
         self.clock = clock
         self.lock = asyncio.Lock()
-        self.lanes: dict[tuple[str, TopicPartition], Lane] = {}
+        self.writer = BatchWriter(store, self.manifests, publisher, metrics, features)
+        self.book = LaneBook(self.catalog, self.manifests, publisher, metrics, features)
         self.owned: set[TopicPartition] = set()
         self.processed: dict[TopicPartition, int] = {}
         self.committed: dict[TopicPartition, int] = {}
         self.session_start: dict[TopicPartition, int] = {}
         self._pending: list[Event] = []
         self._tentative: dict[TopicPartition, int] = {}
-        self._handling = False
+        self._cuts: list[Cut] = []
 
     # -- specs (called by the spec sync) ---------------------------------------------
     async def announce(self, name: str, source_topic: str, spec_version: int) -> None:
@@ -98,14 +99,14 @@ class IngestEngine:
             else:
                 entry.record, entry.source_topic = record, topic
                 entry.wanted_version = max(entry.wanted_version, record.spec_version)
-            self._drop_lanes(lambda lane: lane.pipeline == record.name and lane.tp.topic != topic)
+            self.book.drop(lambda lane: lane.pipeline == record.name and lane.tp.topic != topic)
             logger.info("pipeline %s: spec v%d in force", record.name, record.spec_version)
 
     async def retire(self, name: str) -> None:
         """Stop ingesting ``name`` (its buffered rows are flushed first)."""
         async with self.lock:
             await self._flush_lanes(lambda lane: lane.pipeline == name)
-            self._drop_lanes(lambda lane: lane.pipeline == name)
+            self.book.drop(lambda lane: lane.pipeline == name)
             self.catalog.entries.pop(name, None)
 
     # -- partitions (called by the rebalance listener) --------------------------------
@@ -116,7 +117,7 @@ class IngestEngine:
                 self.owned.add(tp)
                 for entry in self.catalog.for_topic(tp.topic):
                     try:
-                        await self._lane(entry.name, tp)
+                        await self.book.open(entry.name, tp)
                     except Exception:  # retried lazily when the lane's first message comes
                         logger.exception("could not load the manifest of %s %s", entry.name, tp)
 
@@ -128,7 +129,7 @@ class IngestEngine:
                 await self._flush_lanes(lambda lane: lane.tp in revoked)
             except Exception:  # not committed, so the next owner reads them again
                 logger.exception("flush on revoke failed; the next owner re-reads the rows")
-            self._drop_lanes(lambda lane: lane.tp in revoked)
+            self.book.drop(lambda lane: lane.tp in revoked)
             for tp in revoked:
                 self.owned.discard(tp)
                 for state in (self.processed, self.committed, self.session_start):
@@ -147,13 +148,10 @@ class IngestEngine:
         runs = messages if isinstance(messages, Mapping) else by_partition(messages)
         blocked: dict[TopicPartition, int] = {}
         async with self.lock:
-            self._pending, self._tentative, self._handling = [], {}, True
-            try:
-                for tp, run in runs.items():
-                    await self._handle_run(TopicPartition(*tp), run, blocked)
-            finally:
-                self._handling = False
-            await self._drain()
+            self._pending, self._tentative, self._cuts = [], {}, []
+            for tp, run in runs.items():
+                await self._handle_run(TopicPartition(*tp), run, blocked)
+            await self._write_cuts()
             await self._commit()
         return blocked
 
@@ -203,35 +201,30 @@ class IngestEngine:
                 start = self.committed.get(tp, self.session_start.get(tp))
                 if start is not None:
                     targets[tp] = start
-            self._drop_lanes(lambda lane: True)
+            self.book.drop(lambda lane: True)
             self.processed.clear()
+            self._pending, self._tentative, self._cuts = [], {}, []
             return targets
 
     def buffered_rows(self) -> int:
         """Rows waiting in memory across lanes."""
-        return sum(lane.row_count for lane in self.lanes.values())
+        return self.book.buffered_rows()
+
+    @property
+    def lanes(self) -> dict[tuple[str, TopicPartition], Lane]:
+        """Open lanes by (pipeline, partition)."""
+        return self.book.lanes
+
+    @property
+    def features(self) -> FeatureViewWriter | None:
+        """Folds each stored batch into the pipeline's feature views (None: no views)."""
+        return self.writer.features
+
+    @features.setter
+    def features(self, writer: FeatureViewWriter | None) -> None:
+        self.writer.features = self.book.features = writer
 
     # -- internals (lock held) --------------------------------------------------------
-    async def _lane(self, pipeline: str, tp: TopicPartition) -> Lane:
-        lane = self.lanes.get((pipeline, tp))
-        if lane is not None:
-            return lane
-        lane = Lane(pipeline, tp)
-        manifest = await asyncio.to_thread(self.manifests.latest, pipeline, tp.topic, tp.partition)
-        if manifest is not None:
-            # The batch may never have been announced (crash between write and publish):
-            # announce it again; its event id is deterministic, so this is idempotent.
-            await self.publisher.publish([manifest.batch])
-            self.metrics.republished.labels(pipeline).inc()
-            lane.covered, lane.last_event = manifest.last_offset, manifest.batch
-            entry = self.catalog.entries.get(pipeline)
-            if self.features is not None and entry is not None and entry.record is not None:
-                # A crash between the batch's write and its fold: fold it now.
-                spec = entry.record.spec
-                await asyncio.to_thread(self.features.recover, spec, manifest.batch)
-        self.lanes[(pipeline, tp)] = lane
-        return lane
-
     async def _check(
         self,
         entry: PipelineEntry,
@@ -239,14 +232,16 @@ class IngestEngine:
         offsets: list[int],
         values: list[bytes | None],
     ) -> None:
-        lane = await self._lane(entry.name, tp)
+        lane = await self.book.open(entry.name, tp)
         skip = bisect_right(offsets, lane.covered)  # already in a written batch
         if skip == len(offsets):
             return
         offsets, values = offsets[skip:], values[skip:]
         run = entry.checker.check(tp.partition, offsets, values)
         assert entry.record is not None
-        self._count(entry.name, len(run.offsets), run.rejected)
+        self.metrics.count_checked(
+            entry.name, len(run.offsets), [refused.problems for refused in run.rejected]
+        )
         for offset, value, problems in run.rejected:
             msg = SourceMessage(tp.topic, tp.partition, offset, value)
             self._pending.append(rejection_for(entry.name, entry.spec_version, msg, problems))
@@ -259,60 +254,35 @@ class IngestEngine:
             taken += size
             if lane.row_count >= flush_rows:
                 lane.last_offset = run.offsets[taken - 1]
-                await self._flush(lane)
+                self._cut(lane)
         lane.last_offset = offsets[-1]
 
-    def _count(self, pipeline: str, accepted: int, rejected: list[Rejected]) -> None:
-        self.metrics.records.labels(pipeline, "accepted").inc(accepted)
-        if rejected:
-            self.metrics.records.labels(pipeline, "rejected").inc(len(rejected))
-            for refused in rejected:
-                for problem in refused.problems:
-                    self.metrics.rejections.labels(pipeline, problem.code).inc()
+    def _cut(self, lane: Lane) -> None:
+        """Take a lane's buffer off it, to be written by the next :meth:`_write_cuts`."""
+        if lane.row_count:
+            self.metrics.buffered_rows.labels(lane.pipeline).dec(lane.row_count)
+            self._cuts.append(Cut(lane, lane.detach()))
 
-    async def _drain(self) -> None:
-        """Publish pending rejections; then the messages handled so far are durable."""
+    async def _write_cuts(self) -> None:
+        """Make everything handled so far durable: rejections acked, cut batches announced.
+
+        Rejections go first: a manifest says every message up to its last offset is
+        durable, so rejections among those offsets must be acknowledged before it exists.
+        """
         if self._pending:
             events, self._pending = self._pending, []
             await self.publisher.publish(events)
+        if self._cuts:
+            cuts, self._cuts = self._cuts, []
+            await self.writer.write(cuts)
         self.processed.update(self._tentative)
         self._tentative = {}
 
-    async def _flush(self, lane: Lane) -> None:
-        if not lane.row_count:
-            return
-        # A manifest says "every message up to last_offset is durable", so rejections
-        # among those offsets must be acknowledged before it is written.
-        await self._drain()
-        started = time.perf_counter()
-        manifest = await asyncio.to_thread(write_batch, lane, self.store, self.manifests, utc_now())
-        if self.features is not None and lane.record is not None:
-            # Durable batch, offsets not yet committed: a crash replays this fold.
-            table = pa.Table.from_batches(lane.chunks)
-            spec = lane.record.spec
-            await asyncio.to_thread(self.features.fold_batch, spec, manifest.batch, table)
-        await self.publisher.publish([manifest.batch])
-        rows = lane.row_count
-        lane.covered, lane.last_event = manifest.last_offset, manifest.batch
-        lane.clear()
-        if not self._handling:  # handle() commits once at its end, past this batch too
-            await self._commit()
-        self.metrics.batches.labels(lane.pipeline).inc()
-        self.metrics.batch_rows.labels(lane.pipeline).observe(rows)
-        self.metrics.buffered_rows.labels(lane.pipeline).dec(rows)
-        self.metrics.flush_seconds.labels(lane.pipeline).observe(time.perf_counter() - started)
-        logger.info("batch %s: %d rows of %s", manifest.batch.batch_id, rows, lane.pipeline)
-
     async def _flush_lanes(self, which: Callable[[Lane], bool]) -> None:
-        for lane in [lane for lane in self.lanes.values() if which(lane)]:
-            await self._flush(lane)
+        for lane in self.book.select(which):
+            self._cut(lane)
+        await self._write_cuts()
         await self._commit()
-
-    def _drop_lanes(self, which: Callable[[Lane], bool]) -> None:
-        for key, lane in list(self.lanes.items()):
-            if which(lane):
-                self.metrics.buffered_rows.labels(lane.pipeline).dec(lane.row_count)
-                del self.lanes[key]
 
     async def _commit(self) -> None:
         offsets: dict[TopicPartition, int] = {}
@@ -320,9 +290,9 @@ class IngestEngine:
             if tp not in self.processed:
                 continue
             point = self.processed[tp] + 1
-            for lane in self.lanes.values():
-                if lane.tp == tp and lane.first_offset is not None:
-                    point = min(point, lane.first_offset)
+            first = self.book.first_buffered(tp)
+            if first is not None:
+                point = min(point, first)
             # The session started at the committed offset: committing it again is a no-op.
             if point > self.committed.get(tp, self.session_start.get(tp, -1)):
                 offsets[tp] = point

@@ -81,6 +81,21 @@ class Lane:
         self.chunks.append(rows)
         self.row_count += rows.num_rows
 
+    def detach(self) -> Lane:
+        """Take the buffer away: a lane holding it (to write), this one left empty."""
+        rows = Lane(
+            self.pipeline,
+            self.tp,
+            chunks=self.chunks,
+            row_count=self.row_count,
+            first_offset=self.first_offset,
+            record=self.record,
+            last_offset=self.last_offset,
+            started_at=self.started_at,
+        )
+        self.clear()
+        return rows
+
     def clear(self) -> None:
         """Forget the buffer (after a flush, or when giving the partition away)."""
         self.chunks = []

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from continuum.contracts import RecordProblem
 
 SERVICE = "ingest"
 
@@ -63,3 +67,14 @@ class IngestMetrics:
             "Times the consumer dropped its buffers and rewound to the committed offsets.",
             registry=registry,
         )
+
+    def count_checked(
+        self, pipeline: str, accepted: int, rejected: Sequence[Sequence[RecordProblem]]
+    ) -> None:
+        """Count a checked run: accepted records, rejected ones and each reason given."""
+        self.records.labels(pipeline, "accepted").inc(accepted)
+        if rejected:
+            self.records.labels(pipeline, "rejected").inc(len(rejected))
+            for problems in rejected:
+                for problem in problems:
+                    self.rejections.labels(pipeline, problem.code).inc()
