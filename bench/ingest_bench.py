@@ -132,8 +132,9 @@ async def produce(bootstrap: str, values: dict[int, list[bytes]]) -> None:
         await producer.stop()
 
 
-async def raw_consumer(bootstrap: str, total: int) -> float:
-    """Seconds a plain aiokafka consumer takes from its first fetch to the last record."""
+async def raw_consumer(bootstrap: str, total: int) -> tuple[float, float]:
+    """Seconds (wall, process CPU) a plain aiokafka consumer takes from its first fetch to
+    the last record."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
@@ -146,11 +147,11 @@ async def raw_consumer(bootstrap: str, total: int) -> float:
     try:
         consumer.assign([TopicPartition(TOPIC, p) for p in range(PARTITIONS)])
         await consumer.seek_to_beginning()
-        seen, first = 0, time.monotonic()
+        seen, first, first_cpu = 0, time.monotonic(), time.process_time()
         while seen < total:
             batch = await consumer.getmany(timeout_ms=1000, max_records=50_000)
             seen += sum(len(records) for records in batch.values())
-        return time.monotonic() - first
+        return time.monotonic() - first, time.process_time() - first_cpu
     finally:
         await consumer.stop()
 
@@ -171,24 +172,28 @@ def run_kcat(bootstrap: str, total: int, pin: bool) -> float | None:
     return seconds
 
 
-def run_raw(bootstrap: str, total: int, pin: bool) -> float:
+def run_raw(bootstrap: str, total: int, pin: bool) -> tuple[float, float]:
     code = (
         "import asyncio, sys, uvloop; from bench.ingest_bench import raw_consumer; "
-        f"print(uvloop.run(raw_consumer({bootstrap!r}, {total})))"
+        f"print(*uvloop.run(raw_consumer({bootstrap!r}, {total})))"
     )
     out = subprocess.run(
         [*pin_prefix(pin), sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT
     )
-    return float(out.stdout.decode().strip().splitlines()[-1])
+    wall, cpu = out.stdout.decode().strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
 def run_ingest(
-    bootstrap: str, ends: dict[int, int], data: Path, pin: bool, profile: str | None
+    bootstrap: str, ends: dict[int, int], work: Path, pin: bool, profile: str | None, views: bool
 ) -> dict[str, Any]:
+    """One ingest run from offset 0 in its own consumer group, store and state directory."""
     spy = ["py-spy", "record", "-r", "250", "-f", "raw", "-o", profile, "--"] if profile else []
     argv = [*pin_prefix(pin), *spy, sys.executable, "-m", "bench.ingest_runner"]
-    argv += ["--bootstrap", bootstrap, "--data-root", data.as_uri(), "--spec", str(SPEC_PATH)]
-    argv += ["--topic", TOPIC, "--expect", json.dumps(ends)]
+    argv += ["--bootstrap", bootstrap, "--data-root", (work / "data").as_uri()]
+    argv += ["--spec", str(SPEC_PATH), "--topic", TOPIC, "--expect", json.dumps(ends)]
+    argv += ["--state-dir", str(work / "state"), "--group", f"continuum-ingest-bench-{work.name}"]
+    argv += [] if views else ["--no-views"]
     env = {**os.environ, "CONTINUUM_KAFKA_EVENT_KEY": "bench-" + os.urandom(16).hex()}
     out = subprocess.run(argv, check=True, capture_output=True, cwd=ROOT, env=env)
     lines = [line for line in out.stdout.decode().splitlines() if line.startswith("{")]
@@ -207,7 +212,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--valid", type=int, default=200_000, help="rounded down to 2,000s")
     parser.add_argument("--invalid", type=int, default=1_000)
-    parser.add_argument("--py-spy", metavar="OUT", help="profile ingest into OUT (py-spy raw)")
+    parser.add_argument(
+        "--views",
+        choices=("both", "off", "on"),
+        default="both",
+        help="ingest without the spec's feature views, with them (if it has any), or both",
+    )
+    parser.add_argument(
+        "--py-spy", metavar="OUT", help="profile ingest into OUT (py-spy raw; OUT.views too)"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="ingest runs per setting")
     args = parser.parse_args()
     from continuum.localkafka import LocalKafka
 
@@ -230,23 +244,39 @@ def main() -> None:
 
             uvloop.run(produce(bootstrap, values))
             kcat = run_kcat(bootstrap, total, pin)
-            raw = run_raw(bootstrap, total, pin)
-            ingest = run_ingest(bootstrap, ends, Path(tmp) / "data", pin, args.py_spy)
+            raw, raw_cpu = run_raw(bootstrap, total, pin)
+            settings = {"off": [False], "on": [True], "both": [False, True]}[args.views]
+            runs: list[tuple[bool, dict[str, Any]]] = []
+            for k in range(args.repeat):
+                for views in settings:
+                    work = Path(tmp) / f"ingest-{k}-{'views' if views else 'plain'}"
+                    profile = args.py_spy and (args.py_spy + (".views" if views else ""))
+                    runs.append(
+                        (views, run_ingest(bootstrap, ends, work, pin, profile or None, views))
+                    )
         finally:
             kafka.stop()
-    rate = total / ingest["seconds"]
     print(f"\n{sum(valid.values()):,} valid + {args.invalid:,} invalid records, "
           f"{PARTITIONS} partitions, pinned: {pin}")  # fmt: skip
-    print(f"ingest: {ingest['batches']} batches; {check_store(ingest, valid)}\n")
-    print("| | records/s | seconds | ingest as a share |")
-    print("|---|---|---|---|")
-    print(f"| Continuum ingest (validated, Parquet durable, committed) | {rate:,.0f} | "
-          f"{ingest['seconds']:.2f} | - |")  # fmt: skip
-    share = raw / ingest["seconds"]
-    print(f"| raw aiokafka consumer | {total / raw:,.0f} | {raw:.2f} | {share:.0%} |")
+    for _, ingest in runs:
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in ingest["stages"].items())
+        print(f"ingest ({ingest['views']} views): {ingest['batches']} batches; "
+              f"{check_store(ingest, valid)}; wall s in {stages}")  # fmt: skip
+    # Records per CPU-second of the process (all its threads) is steadier than wall time
+    # on a shared machine: other work on the pinned CPU stretches wall time, not CPU time.
+    print("\n| | records/s | seconds | share of raw | records/CPU-s | share of raw (CPU) |")
+    print("|---|---|---|---|---|---|")
+    for views, ingest in runs:
+        what = f"with {ingest['views']} feature view(s)" if views else "no feature views"
+        cpu = ingest["cpu_seconds"]
+        print(f"| Continuum ingest, {what} (validated, Parquet durable, committed) | "
+              f"{total / ingest['seconds']:,.0f} | {ingest['seconds']:.2f} | "
+              f"{raw / ingest['seconds']:.0%} | {total / cpu:,.0f} | "
+              f"{raw_cpu / cpu:.0%} |")  # fmt: skip
+    print(f"| raw aiokafka consumer | {total / raw:,.0f} | {raw:.2f} | 100% | "
+          f"{total / raw_cpu:,.0f} | 100% |")  # fmt: skip
     if kcat is not None:
-        print(f"| kcat (process wall time) | {total / kcat:,.0f} | {kcat:.2f} | "
-              f"{kcat / ingest['seconds']:.0%} |")  # fmt: skip
+        print(f"| kcat (process wall time) | {total / kcat:,.0f} | {kcat:.2f} | - | - | - |")
 
 
 if __name__ == "__main__":

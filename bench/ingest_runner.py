@@ -1,16 +1,18 @@
 """Ingest as it runs in production, in its own process, timed for the ingest benchmark.
 
     python -m bench.ingest_runner --bootstrap HOST:PORT --data-root file:///... --spec PATH
-        --topic T --expect-offsets '{"0": 68500, ...}'
+        --topic T --expect '{"0": 68500, ...}' --state-dir DIR [--no-views]
 
 Builds the service with ``continuum.ingest.bootstrap.build`` (the real consumer loop,
 engine, Parquet writer, signed event producer and offset committer) and a
 :class:`~continuum.registry_client.testing.FakeRegistry` serving the spec (ingest only
-reads specs from the registry). The only additions are two observers: the monotonic time
-the engine is first handed records, and the time a commit reaches the end offsets the
-bench produced (every record durable, announced and committed). It then stops the service
-and prints one JSON line: those times and what the store holds (rows and distinct offsets
-per partition, so the bench can check nothing was lost or duplicated).
+reads specs from the registry; ``--no-views`` drops the spec's ``feature_views`` so
+ingest's own cost can be told from the views' fold). The only additions are two
+observers: the monotonic (and process CPU) time the engine is first handed records, and
+the time a commit reaches the end offsets the bench produced (every record durable,
+announced and committed). It then stops the service and prints one JSON line: those
+times and what the store holds (rows and distinct offsets per partition, so the bench
+can check nothing was lost or duplicated).
 """
 
 from __future__ import annotations
@@ -44,30 +46,50 @@ class Observed:
     def __init__(self, expect: Mapping[TopicPartition, int]) -> None:
         self.expect = dict(expect)
         self.first: float | None = None
+        self.first_cpu = 0.0
         self.done = asyncio.Event()
         self.done_at: float | None = None
+        self.done_cpu = 0.0
         self.committed: dict[TopicPartition, int] = {}
+        self.stages = {"handle": 0.0, "write": 0.0, "commit": 0.0}
+        """Wall seconds inside the engine's handle, its batch writes and its commits."""
 
 
 def observe(parts: Any, observed: Observed) -> None:
     """Wrap the engine's ``handle`` and the committer's ``commit`` to take the two times."""
     engine = parts.service.engine
     handle, commit = engine.handle, engine.committer.commit
+    writer = getattr(engine, "writer", None)  # older engines wrote batches inline
 
     async def timed_handle(messages: Any, *args: Any, **kwargs: Any) -> Any:
         if observed.first is None and messages:
-            observed.first = time.monotonic()
-        return await handle(messages, *args, **kwargs)
+            observed.first, observed.first_cpu = time.monotonic(), time.process_time()
+        started = time.monotonic()
+        try:
+            return await handle(messages, *args, **kwargs)
+        finally:
+            observed.stages["handle"] += time.monotonic() - started
 
     async def timed_commit(offsets: Mapping[TopicPartition, int]) -> None:
+        started = time.monotonic()
         await commit(offsets)
+        observed.stages["commit"] += time.monotonic() - started
         observed.committed.update(offsets)
         if all(observed.committed.get(tp, -1) >= end for tp, end in observed.expect.items()):
-            observed.done_at = time.monotonic()
+            observed.done_at, observed.done_cpu = time.monotonic(), time.process_time()
             observed.done.set()
 
     engine.handle = timed_handle
     engine.committer.commit = timed_commit
+    if writer is not None:
+        write = writer.write
+
+        async def timed_write(*args: Any, **kwargs: Any) -> None:
+            started = time.monotonic()
+            await write(*args, **kwargs)
+            observed.stages["write"] += time.monotonic() - started
+
+        writer.write = timed_write
 
 
 def stored_rows(data_root: str, pipeline: str) -> dict[str, Any]:
@@ -99,6 +121,9 @@ async def run(args: argparse.Namespace, spec: PipelineSpec) -> dict[str, Any]:
         kafka=KafkaSettings(bootstrap_servers=args.bootstrap),
         data_root=args.data_root,
         group_id=args.group,
+        # Fresh view state per run: a state left by an earlier run would skip the folds.
+        state_dir=Path(args.state_dir),
+        online_store_uri="",
     )
     parts = build(settings, registry=registry.client())
     expect = {TopicPartition(args.topic, int(p)): n for p, n in json.loads(args.expect).items()}
@@ -112,7 +137,10 @@ async def run(args: argparse.Namespace, spec: PipelineSpec) -> dict[str, Any]:
         await parts.service.stop()
     assert observed.first is not None and observed.done_at is not None
     return {
+        "views": len(spec.feature_views),
         "seconds": observed.done_at - observed.first,
+        "cpu_seconds": observed.done_cpu - observed.first_cpu,
+        "stages": observed.stages,
         "startup_seconds": observed.first - started,
         **stored_rows(args.data_root, spec.name),
     }
@@ -126,10 +154,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--topic", required=True)
     parser.add_argument("--group", default="continuum-ingest-bench")
     parser.add_argument("--expect", required=True, help="JSON: partition -> end offset")
+    parser.add_argument("--state-dir", required=True, help="ingest's state (view state, online)")
+    parser.add_argument("--no-views", action="store_true", help="drop the spec's feature views")
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-    result = uvloop.run(run(args, parse_spec_yaml(Path(args.spec).read_text())))
+    spec = parse_spec_yaml(Path(args.spec).read_text())
+    if args.no_views:
+        spec = spec.model_copy(update={"feature_views": []})
+    result = uvloop.run(run(args, spec))
     print(json.dumps(result), flush=True)
 
 
