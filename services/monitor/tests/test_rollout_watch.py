@@ -199,3 +199,39 @@ async def test_a_restarted_monitor_follows_the_registrys_live_rollout(tmp_path: 
     await h.monitor.bootstrap()
     watch = h.monitor.rollouts.steps[PIPELINE]
     assert (watch.rollout_id, watch.step, watch.traffic_share) == ("ro-9", 1, 0.5)
+
+
+async def test_model_time_is_compared_per_request_not_per_record(tmp_path: Any) -> None:
+    # Ten requests of 20 records split by a 20% canary: each arm's part is one pipeline
+    # call of about the same time (per-call overhead dominates), so an identical model must
+    # not look 4x slower for answering 4 records of each request instead of 16.
+    h = harness(tmp_path, spec=_spec())
+    await h.monitor.bootstrap()
+    await h.monitor.on_rollout(_change())
+    frame = traffic(200, seed=7)
+    champion = _batch(frame.iloc[:160], version=1, arm="champion", prefix="x")
+    candidate = _batch(frame.iloc[160:], version=2, arm="candidate", prefix="x")
+    requests = [f"r{i}" for i in range(10)]
+    champion = champion.model_copy(
+        update={
+            "inference_seconds": 0.01,
+            "predictions": [
+                p.model_copy(update={"request_id": requests[i // 16]})
+                for i, p in enumerate(champion.predictions)
+            ],
+        }
+    )
+    candidate = candidate.model_copy(
+        update={
+            "inference_seconds": 0.01,
+            "predictions": [
+                p.model_copy(update={"request_id": requests[i // 4]})
+                for i, p in enumerate(candidate.predictions)
+            ],
+        }
+    )
+    await h.monitor.on_prediction_batch(champion)
+    await h.monitor.on_prediction_batch(candidate)
+    watch = h.monitor.rollouts.steps[PIPELINE]
+    assert watch.arms["champion"].latency_ms() == pytest.approx(1.0)  # 10 ms over 10 requests
+    assert watch.arms["candidate"].latency_ms() == pytest.approx(1.0)

@@ -41,7 +41,8 @@ class RolloutEvaluated(Event):
     """Both arms of one rollout step on the same live traffic, once labels arrived.
 
     ``*_rows`` are the labelled predictions per arm in this step; the error rate is the
-    candidate's failures over its requests; latencies are mean model time per record.
+    candidate's failures over its requests; latencies are mean model time per request
+    an arm answered (per record, a canary's smaller share of each request looked slower).
     """
 
     event_type: Literal["continuum.rollouts.evaluated"] = "continuum.rollouts.evaluated"

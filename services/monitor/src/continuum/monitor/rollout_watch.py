@@ -122,6 +122,7 @@ class RolloutWatch:
         if not in_step:
             return
         figures.records += len(in_step)
+        figures.requests += len({record.request_id for record in in_step})
         figures.inference_seconds += batch.inference_seconds * len(in_step) / len(batch.predictions)
         for record in in_step:
             logged = LoggedPrediction(
