@@ -124,7 +124,7 @@ async def _on_candidate(
         )
         return await candidate.batcher.predict(values)
     except Exception as exc:
-        candidate.meter.errors.inc(len(records))
+        candidate.meter.counts.errors += len(records)
         logger.debug("candidate v%d failed %d records: %s", candidate.version, len(records), exc)
         return None
 

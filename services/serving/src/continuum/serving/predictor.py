@@ -150,9 +150,9 @@ class Predictor:
         ``records`` and ``checked`` are the ones it answered, ``positions`` their places
         in the request (``None``: all of it, in order).
         """
-        meter = model.meter
-        meter.records.inc(len(records))
-        meter.requests.inc()
+        counts = model.meter.counts
+        counts.records += len(records)
+        counts.requests += 1
         predictions = inferred.predictions
         self.log.offer(
             LoggedRequest(

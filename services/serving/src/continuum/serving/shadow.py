@@ -128,13 +128,14 @@ class ShadowQueue:
             )
             inferred: Inferred = await candidate.batcher.predict(values)
         except Exception as exc:
-            candidate.meter.errors.inc(len(copy.records))
+            candidate.meter.counts.errors += len(copy.records)
             self.log.count_errors(candidate, copy.rollout.rollout_id, len(copy.records))
             logger.debug("shadow v%d failed a request: %s", candidate.version, exc)
             return
         predictions = inferred.predictions
-        candidate.meter.records.inc(len(copy.records))
-        candidate.meter.requests.inc()
+        counts = candidate.meter.counts
+        counts.records += len(copy.records)
+        counts.requests += 1
         self.log.offer(
             LoggedRequest(
                 candidate,
