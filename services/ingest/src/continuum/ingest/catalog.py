@@ -48,6 +48,12 @@ class PipelineEntry:
             self._checker = BatchChecker(spec)
         return self._checker
 
+    def use_checker(self, checker: BatchChecker) -> None:
+        """Check with ``checker``, compiled beforehand for the spec in force."""
+        if checker.spec is not self.spec:
+            raise ValueError(f"pipeline {self.name!r}: the checker is for another spec")
+        self._checker = checker
+
     @property
     def spec_version(self) -> int:
         """The version of the spec in force (only call when :attr:`ready`)."""

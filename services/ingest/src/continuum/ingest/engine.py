@@ -21,6 +21,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from continuum.contracts import Event
+from continuum.ingest.batch_check import BatchChecker
 from continuum.ingest.batch_writes import BatchWriter, Cut
 from continuum.ingest.catalog import Catalog, PipelineEntry
 from continuum.ingest.feature_views import FeatureViewWriter
@@ -85,6 +86,9 @@ class IngestEngine:
 
     async def install(self, record: PipelineSpecRecord) -> None:
         """Put a fetched spec in force; rows checked by the old one are flushed first."""
+        # Compiled here, off the loop, not by the first records: the first compile also
+        # pays pyarrow's lazy imports (about a second), which would stall that poll.
+        checker = await asyncio.to_thread(BatchChecker, record.spec)
         async with self.lock:
             entry = self.catalog.entries.get(record.name)
             if entry and entry.record and entry.record.spec_version >= record.spec_version:
@@ -93,12 +97,12 @@ class IngestEngine:
             await self._flush_lanes(lambda lane: lane.pipeline == record.name)
             topic = record.spec.source_topic
             if entry is None:
-                self.catalog.entries[record.name] = PipelineEntry(
-                    record.name, topic, record, record.spec_version
-                )
+                entry = PipelineEntry(record.name, topic, record, record.spec_version)
+                self.catalog.entries[record.name] = entry
             else:
                 entry.record, entry.source_topic = record, topic
                 entry.wanted_version = max(entry.wanted_version, record.spec_version)
+            entry.use_checker(checker)
             self.book.drop(lambda lane: lane.pipeline == record.name and lane.tp.topic != topic)
             logger.info("pipeline %s: spec v%d in force", record.name, record.spec_version)
 
