@@ -201,3 +201,31 @@ async def test_a_crash_between_the_write_and_the_fold_is_folded_on_restart(
     # Only the lane's newest batch can be unfolded after a crash: it is folded now.
     assert writer.folded_offset("flights", TP0.topic, 0) == 11
     assert online_values(online, 0, ["UA", "AA"]) != {}
+
+
+async def test_a_fold_that_fails_before_its_commit_leaves_the_kept_state_as_it_was(
+    h: Harness, tmp_path: Path
+) -> None:
+    # The writer keeps committed states in memory: a fold that fails after folding in
+    # memory (here at the online write) must not leave its new state there.
+    online = MemoryOnlineStore()
+    writer = attach(h, tmp_path, online)
+    write, calls = online.write, {"n": 0}
+
+    def flaky_write(view: str, rows: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 6:  # the second batch's last view (running counts)
+            raise OSError("online store down")
+        write(view, rows)
+
+    online.write = flaky_write  # type: ignore[method-assign]
+    records = stream()
+    await h.engine.install(make_record(spec()))
+    await h.engine.on_assigned([TP0])
+    with pytest.raises(OSError, match="online store down"):
+        await h.engine.handle(messages(records))
+    assert writer.folded_offset("flights", TP0.topic, 0) == 2
+    targets = await h.engine.rewind()
+    await h.engine.handle(messages(records[targets[TP0] :], start=targets[TP0]))
+    await h.engine.flush_all()
+    assert_matches_reference(online, records)
