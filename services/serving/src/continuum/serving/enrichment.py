@@ -12,7 +12,8 @@ The read runs where the batch's prediction runs (:class:`EnrichedModel` is what 
 micro-batcher calls): in a worker thread by default (``inline_max_rows=0``), so a store
 read never blocks the event loop. Each read is timed into
 ``continuum_serving_feature_lookup_seconds{pipeline, view}``; the model time a batch
-reports (``continuum_serving_inference_seconds``) includes its lookups.
+reports (``continuum_serving_inference_seconds``, the calling thread's CPU time) includes
+its lookups' CPU time, not their wait for the store.
 
 The values are written into the records themselves (the request validator shares one dict
 per record between the model input and the prediction log), so the log carries the

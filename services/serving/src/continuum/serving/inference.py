@@ -36,10 +36,17 @@ def predict_records(model: LoadedModel, records: list[dict[str, Any]]) -> Predic
 
 
 def _timed(model: LoadedModel, records: list[dict[str, Any]]) -> tuple[Predictions, float]:
-    # Timed where it runs (in the worker thread, if any): model time, not queueing.
-    started = time.perf_counter()
+    """Predictions and the model time they took: this thread's CPU time, not wall time.
+
+    Wall time in a worker thread includes waiting for the GIL while other threads run
+    (the event loop, or another arm's batch during a canary), which would charge each
+    arm the others' work and skew a rollout's latency comparison; CPU time of the calling
+    thread is the call's own. (A model that computes in extra native threads would be
+    under-counted; serving runs its pipelines single-threaded.)
+    """
+    started = time.thread_time()
     result = predict_records(model, records)
-    return result, time.perf_counter() - started
+    return result, time.thread_time() - started
 
 
 class MicroBatcher:

@@ -47,7 +47,8 @@ class ServingMetrics:
         registry.register(self.arms)
         self.inference = Histogram(
             "continuum_serving_inference_seconds",
-            "Model time per pipeline call (one micro-batch of one arm).",
+            "Model time per pipeline call (one micro-batch of one arm): CPU time of the "
+            "thread that ran it, so arms running at once are not charged each other's.",
             ["pipeline", "model_version", "arm"],
             buckets=_LATENCY_BUCKETS,
             registry=registry,
