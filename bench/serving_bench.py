@@ -1,6 +1,6 @@
 """Serving throughput and latency with every prediction logged, beside a hand-written server.
 
-    uv run python -m bench.serving_bench [--seconds 10]
+    uv run python -m bench.serving_bench [--seconds 10] [--rollouts]
 
 One command starts what it needs: a real Kafka (``continuum.localkafka``, free ports, a
 temporary data dir), ``continuum.serving`` logging every prediction to it, and the
@@ -10,7 +10,10 @@ pinned to CPU 0; the load generator (this process: raw HTTP/1.1 keep-alive conne
 uvloop, much cheaper per request than an HTTP client library) and Kafka are pinned to
 CPU 1, where the machine has two CPUs. Loads: 1 record per request over 64 connections,
 100 records per request over 8. The log figures come from serving's own counters once
-its log queue has drained. Prints the table; asserts nothing about time.
+its log queue has drained. ``--rollouts`` also measures Continuum during a canary (50% of
+entities on a second model) and a shadow rollout (a copy of every request predicted by
+it), in a second table beside the direct figures of the same run. Prints the tables;
+asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -252,6 +255,28 @@ def print_table(ours: dict[str, object], theirs: dict[str, object], seconds: flo
     )
 
 
+def print_rollouts(figures: dict[str, dict[str, object]]) -> None:
+    """Continuum without a rollout, during a canary and during a shadow, per load."""
+    print("\n| | direct | canary (50% of entities) | shadow (every request copied) |")
+    print("|---|---|---|---|")
+    for rows, connections in LOADS:
+        key = f"{rows}x{connections}"
+        label = f"{rows} record{'s' if rows > 1 else ''}, {connections} connections"
+        cells = " | ".join(_cell(figures[v], key, rows) for v in ROLLOUT_VARIANTS)
+        print(f"| {label} | {cells} |")
+    logs = []
+    for variant in ROLLOUT_VARIANTS:
+        counts = figures[variant]["logs"]
+        assert isinstance(counts, dict)
+        logs.append(
+            f"{counts[LOG_COUNTERS[0]]:,.0f} published, {counts[LOG_COUNTERS[1]]:,.0f} dropped"
+        )
+    print(f"| prediction logs (all loads) | {' | '.join(logs)} |")
+
+
+ROLLOUT_VARIANTS = ("continuum", "continuum-canary", "continuum-shadow")
+
+
 async def main_async(args: argparse.Namespace) -> None:
     from continuum.localkafka import LocalKafka
 
@@ -268,14 +293,24 @@ async def main_async(args: argparse.Namespace) -> None:
                 )  # fmt: skip
             ours = await run_server("continuum", kafka.bootstrap_servers, args.seconds, pin)
             theirs = await run_server("baseline", kafka.bootstrap_servers, args.seconds, pin)
+            rollouts = {"continuum": ours}
+            for variant in ROLLOUT_VARIANTS[1:] if args.rollouts else ():
+                rollouts[variant] = await run_server(
+                    variant, kafka.bootstrap_servers, args.seconds, pin
+                )
         finally:
             kafka.stop()
     print_table(ours, theirs, args.seconds)
+    if args.rollouts:
+        print_rollouts(rollouts)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per load and server")
+    parser.add_argument(
+        "--rollouts", action="store_true", help="also measure during a canary and a shadow"
+    )
     args = parser.parse_args()
     uvloop.run(main_async(args))
 

@@ -1,7 +1,8 @@
 """The servers :mod:`bench.serving_bench` measures, each run in its own pinned subprocess.
 
-    python -m bench.serving_servers continuum|continuum-views|baseline --port P
-        [--kafka HOST:PORT] [--cpu N]
+    python -m bench.serving_servers VARIANT --port P [--kafka HOST:PORT] [--cpu N]
+
+VARIANT is one of:
 
 - ``continuum``: ``continuum.serving`` as deployed (validation, micro-batching, metrics,
   every prediction logged to Kafka at ``--kafka``), with an in-memory registry that
@@ -9,12 +10,16 @@
 - ``continuum-views``: the same with a feature view (``carrier_recent``: the carrier's
   delay rate and flight count), read per micro-batch from an SQLite online store filled
   at start (requests send the carrier only; one carrier is never in the store);
+- ``continuum-canary`` / ``continuum-shadow``: the same as ``continuum`` during a rollout
+  of a second model (trained on other records) against it: a canary at 50% of entities,
+  or a shadow predicting a copy of every request;
 - ``baseline``: the hand-written FastAPI server: one sync route (FastAPI's threadpool),
   the body parsed by FastAPI (``list[dict]``), a pandas DataFrame per request,
   ``predict_proba`` on the same fitted pipeline; no validation, no metrics, no logging.
 
-Both serve the same model: a flights-like pipeline (numeric and categorical features,
-``LogisticRegression``) fitted on synthetic records at start.
+Every variant serves the same model: a flights-like pipeline (numeric and categorical
+features, ``LogisticRegression``) fitted on synthetic records at start (the rollout
+variants a second one, fitted on other records, beside it).
 """
 
 from __future__ import annotations
@@ -86,7 +91,7 @@ class BaselineBody(BaseModel):
     records: list[dict[str, Any]]
 
 
-def _train(artifact_root: str, *, views: bool = False) -> tuple[Any, Any, Any]:
+def _train(artifact_root: str, *, views: bool = False, version: int = 1) -> tuple[Any, Any, Any]:
     from continuum.contracts import ModelArtifacts, PipelineSpec
     from continuum.modelkit import (
         build_pipeline,
@@ -99,7 +104,7 @@ def _train(artifact_root: str, *, views: bool = False) -> tuple[Any, Any, Any]:
     from continuum.storage import open_store
 
     spec = PipelineSpec.model_validate(SPEC | ({"feature_views": [VIEW]} if views else {}))
-    rng = random.Random(0)  # noqa: S311
+    rng = random.Random(version - 1)  # noqa: S311  (another version: other records)
     records = [make_record(rng) for _ in range(5000)]
     for r in records:
         r["late"] = int(r["dep_delay"] + rng.gauss(0, 25) > 30)
@@ -110,18 +115,26 @@ def _train(artifact_root: str, *, views: bool = False) -> tuple[Any, Any, Any]:
     pipeline = build_pipeline(spec).fit(frame, labels(spec, records))
     store = open_store(artifact_root)
     artifacts = ModelArtifacts(
-        model=store.put("flights/v1/model.skops", dump_model(pipeline)),
+        model=store.put(f"flights/v{version}/model.skops", dump_model(pipeline)),
         reference_sample=store.put(
-            "flights/v1/reference.parquet",
+            f"flights/v{version}/reference.parquet",
             frame_to_parquet(build_reference_sample(spec, pipeline, frame)),
         ),
-        model_card=store.put("flights/v1/model_card.json", b"{}"),
+        model_card=store.put(f"flights/v{version}/model_card.json", b"{}"),
     )
     return spec, pipeline, artifacts
 
 
-def _registry_transport(spec: Any, artifacts: Any) -> httpx.MockTransport:
-    from continuum.registry_client import ModelVersionRecord, PipelineSpecRecord, PipelineSummary
+def _registry_transport(
+    spec: Any, artifacts: Any, rollout: tuple[str, Any] | None = None
+) -> httpx.MockTransport:
+    """The registry's read API for the bench; ``rollout``: (strategy, version 2's artifacts)."""
+    from continuum.registry_client import (
+        ModelVersionRecord,
+        PipelineSpecRecord,
+        PipelineSummary,
+        RolloutRecord,
+    )
 
     now = datetime.now(UTC)
     model = ModelVersionRecord(
@@ -137,8 +150,25 @@ def _registry_transport(spec: Any, artifacts: Any) -> httpx.MockTransport:
         champion_version=1, model_versions=1,
     )  # fmt: skip
 
+    candidate = rollout_record = None
+    if rollout is not None:
+        strategy, candidate_artifacts = rollout
+        candidate = model.model_copy(
+            update={"version": 2, "artifacts": candidate_artifacts, "is_champion": False}
+        )
+        rollout_record = RolloutRecord(
+            pipeline="flights", rollout_id="bench-rollout", strategy=strategy,
+            champion_version=1, candidate_version=2, step=0,
+            traffic_share=0.5 if strategy == "canary" else 0.0, state="started",
+            started_at=now, step_started_at=now, updated_at=now,
+        )  # fmt: skip
+
     def handle(request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if candidate is not None and path.endswith("/models/2"):
+            return httpx.Response(200, content=candidate.model_dump_json())
+        if rollout_record is not None and path.endswith("/rollout"):
+            return httpx.Response(200, content=rollout_record.model_dump_json())
         if path == "/v1/pipelines":
             return httpx.Response(200, json=[summary.model_dump(mode="json")])
         if path.endswith("/champion") or path.endswith("/models/1"):
@@ -186,7 +216,12 @@ def fill_online_store(uri: str) -> None:
 
 
 def _continuum_app(
-    root: str, spec: Any, artifacts: Any, kafka: str, online_store_uri: str | None = None
+    root: str,
+    spec: Any,
+    artifacts: Any,
+    kafka: str,
+    online_store_uri: str | None = None,
+    rollout: tuple[str, Any] | None = None,
 ) -> Any:
     from continuum.kafka import KafkaSettings
     from continuum.registry_client import RegistryClient
@@ -200,7 +235,7 @@ def _continuum_app(
         reconcile_seconds=0,
         **({"online_store_uri": online_store_uri} if online_store_uri else {}),
     )
-    transport = _registry_transport(spec, artifacts)
+    transport = _registry_transport(spec, artifacts, rollout)
     registry = RegistryClient("http://registry.bench", transport=transport)
     return app_for(build(settings, registry=registry))
 
@@ -221,16 +256,22 @@ def serve(variant: str, port: int, kafka: str | None) -> None:
             online = f"sqlite:///{Path(tmp) / 'online.db'}" if views else None
             if online:
                 fill_online_store(online)
-            app = _continuum_app(root, spec, artifacts, kafka, online)
+            rollout = None
+            if variant in ("continuum-canary", "continuum-shadow"):
+                rollout = (variant.removeprefix("continuum-"), _train(root, version=2)[2])
+            app = _continuum_app(root, spec, artifacts, kafka, online, rollout)
         uvicorn.run(
             app, host="127.0.0.1", port=port, access_log=False, log_level="warning",
             loop="uvloop", http="httptools",
         )  # fmt: skip
 
 
+VARIANTS = ["continuum", "continuum-views", "continuum-canary", "continuum-shadow", "baseline"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="One server of the serving benchmark.")
-    parser.add_argument("variant", choices=["continuum", "continuum-views", "baseline"])
+    parser.add_argument("variant", choices=VARIANTS)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--kafka", help="bootstrap servers (continuum only)")
     parser.add_argument("--cpu", type=int, help="pin this process (and its threads) to a CPU")
