@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -114,7 +115,9 @@ class FeatureViewWriter:
                 rows: list[FeatureRow] = []
                 for group in grouped:
                     state = fold(view, states.get(group.entity), group.events)
-                    updates.append((name, group.entity, json.dumps(state)))
+                    # msgspec writes the same JSON (compact) several times faster.
+                    text = msgspec.json.encode(state).decode()
+                    updates.append((name, group.entity, text))
                     states_after[(name, group.entity)] = state
                     as_of = _micros_to_datetime(int(state["as_of"]))
                     rows.append(FeatureRow(group.entity, as_of, values(view, state)))

@@ -10,9 +10,11 @@ entity's newest event. Events are ordered by (event time, partition, offset).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,7 @@ from continuum.ingest.parquet_batch import SOURCE_OFFSET, SOURCE_PARTITION
 Event = list[Any]
 """``[time_us, partition, offset, value of each source column...]``."""
 State = dict[str, Any]
+_ORDER = itemgetter(0, 1, 2)  # (time, partition, offset): an event's place in history
 Value = float | str | None
 
 
@@ -37,31 +40,56 @@ class EntityEvents:
 
 
 def batch_events(spec: PipelineSpec, view: FeatureView, table: pa.Table) -> list[EntityEvents]:
-    """The batch's events per entity (rows without an entity are no one's history)."""
+    """The batch's events per entity (rows without an entity are no one's history).
+
+    Column at a time (a Python list per row and a key per row were half of a fold): each
+    distinct entity value is keyed once, rows are sorted once, then cut into entity blocks.
+    """
     time_us = pc.cast(table.column(spec.record_schema.event_time), pa.int64()).to_numpy()
     partitions = table.column(SOURCE_PARTITION).to_numpy()
     offsets = table.column(SOURCE_OFFSET).to_numpy()
     entities = table.column(view.entity).to_pylist()
-    columns = [table.column(c).to_pylist() for c in view.source_columns]
-    # One sort for the whole batch: entity blocks, each oldest first.
-    keys = np.array([_key(e) for e in entities], dtype=object)
+    if pa.types.is_string(table.column(view.entity).type):
+        # Only strings: 1, 1.0 and True are one dict key but not one entity key.
+        key_of = {value: _key(value) for value in set(entities)}
+        keys = np.array([key_of[value] for value in entities], dtype=object)
+    else:
+        keys = np.array([_key(e) for e in entities], dtype=object)
     present = np.array([k is not None for k in keys], dtype=bool)
     rows = np.flatnonzero(present)
     if not len(rows):
         return []
+    # One sort for the whole batch: entity blocks, each oldest first.
     order = rows[
         np.lexsort((offsets[rows], partitions[rows], time_us[rows], keys[rows].astype(str)))
     ]
-    grouped: list[EntityEvents] = []
-    for i in order.tolist():
-        key = keys[i]
-        event = [int(time_us[i]), int(partitions[i]), int(offsets[i])]
-        event += [_clean(col[i]) for col in columns]
-        if grouped and grouped[-1].entity == key:
-            grouped[-1].events.append(event)
-        else:
-            grouped.append(EntityEvents(key, [event]))
-    return grouped
+    columns = [
+        _cleaned(table.column(c).take(pa.array(order)).to_pylist()) for c in view.source_columns
+    ]
+    events = list(
+        map(
+            list,
+            zip(
+                time_us[order].tolist(),
+                partitions[order].tolist(),
+                offsets[order].tolist(),
+                *columns,
+                strict=True,
+            ),
+        )
+    )
+    ordered = keys[order]
+    starts = [0, *(np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist(), len(order)]
+    return [
+        EntityEvents(ordered[start], events[start:end]) for start, end in itertools.pairwise(starts)
+    ]
+
+
+def _cleaned(values: list[Any]) -> list[Any]:
+    """NaN as None (missing); the list itself when it holds no NaN."""
+    if any(isinstance(v, float) and math.isnan(v) for v in values):
+        return [_clean(v) for v in values]
+    return values
 
 
 def _key(value: Any) -> str | None:
@@ -78,7 +106,7 @@ def fold(view: FeatureView, state: State | None, events: Sequence[Event]) -> Sta
     """The entity's state after ``events`` (new ones; a batch is folded once)."""
     if view.window_events is None and view.window_seconds is None:
         return _fold_running(view, state, events)
-    kept = sorted([*(state or {}).get("events", []), *events], key=lambda e: e[:3])
+    kept = sorted([*(state or {}).get("events", []), *events], key=_ORDER)
     newest = kept[-1][0]
     if view.window_seconds is not None:
         low = newest - round(view.window_seconds * 1_000_000)
