@@ -75,6 +75,29 @@ async def test_a_full_shadow_queue_drops_copies_and_no_request_waits() -> None:
         assert dropped >= 2
 
 
+async def test_a_backed_up_prediction_log_sheds_shadow_copies_before_champion_entries() -> None:
+    store = new_store()
+    registry = registry_mid_rollout(store, strategy="shadow", traffic_share=0.0)
+    async with running(registry, store, log_queue_size=10) as world:
+        kafka_answers = asyncio.Event()
+
+        async def hung(*args: Any, **kwargs: Any) -> None:
+            await kafka_answers.wait()  # Kafka accepts nothing: the log cannot drain
+
+        world.parts.broker.publish = hung  # type: ignore[method-assign]
+        rng = random.Random(12)
+        for _ in range(6):  # one record each
+            assert (await world.predict([make_record(rng)])).status_code == 200
+        # A copy is taken while log entries + copies + itself fit in half the log (10):
+        # 1+0+1 and 2+1+1 do, 3+2+1 does not, so the last four copies are shed and all six
+        # champion predictions found room (twelve entries would have cost two of them).
+        dropped = world.metric("continuum_serving_shadow_dropped_total", pipeline="flights")
+        assert dropped == 4
+        assert world.metric("continuum_serving_prediction_logs_dropped_total",
+                            pipeline="flights") == 0  # fmt: skip
+        kafka_answers.set()
+
+
 async def test_rollout_events_are_followed_as_the_registry_confirms_them() -> None:
     store = new_store()
     registry = registry_with_champion(store, versions=2)
