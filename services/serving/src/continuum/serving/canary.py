@@ -68,11 +68,10 @@ async def score_canary(
     rest = [i for i in range(len(records)) if i not in chosen]
     picked_records, picked_checked = [records[i] for i in picked], _part(checked, picked)
     rest_records, rest_checked = [records[i] for i in rest], _part(checked, rest)
-    # One arm after the other, not both at once: model time is wall time in the worker
-    # thread, and two arms' threads share the GIL, so the arm that ran second was charged
-    # the other's time too (on the real stack a 20% canary of a same-cost model measured
-    # 4.6x the champion's time and was rolled back on max_latency_ratio). Concurrent
-    # requests still coalesce in each arm's batcher meanwhile.
+    # One arm after the other, not both at once: each arm's call then runs alone (its
+    # model's own threads too), so its model time is its own (at once, on the real stack,
+    # a 20% canary of a same-cost model measured 4.6x the champion's time and was rolled
+    # back on max_latency_ratio). Concurrent requests still coalesce in each arm's batcher.
     inferred_rest = await champion.batcher.predict(rest_checked.values)
     answered = await _on_candidate(candidate, champion, picked_records, picked_checked)
     predictor.logged(
