@@ -26,7 +26,8 @@ class DeploymentPolicy(SpecModel):
     it has lasted ``min_seconds``. The candidate is rolled back when its live metric trails
     the champion's by more than ``tolerance`` plus twice the combined standard error, when
     its error rate exceeds ``max_error_rate``, when its mean inference time exceeds the
-    champion's by ``max_latency_ratio``, or when no verdict came within ``max_step_seconds``.
+    champion's by ``max_latency_ratio`` (and is over ``latency_floor_ms``), or when no
+    verdict came within ``max_step_seconds``.
     """
 
     strategy: RolloutStrategy = "direct"
@@ -52,6 +53,15 @@ class DeploymentPolicy(SpecModel):
     )
     max_latency_ratio: float = Field(
         default=3.0, gt=1, description="Candidate mean inference time / the champion's."
+    )
+    latency_floor_ms: float = Field(
+        default=2.0,
+        ge=0,
+        description=(
+            "The latency ratio is judged only when the candidate's mean model time per"
+            " request is above this: between two sub-millisecond calls the ratio measures"
+            " per-call overhead and noise, not a cost a caller sees."
+        ),
     )
 
     @model_validator(mode="after")

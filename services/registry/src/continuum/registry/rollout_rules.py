@@ -82,7 +82,8 @@ def judge(
             f"candidate error rate {evaluated.candidate_error_rate:.2%}"
             f" > max_error_rate {policy.max_error_rate:.2%}",
         )
-    if evaluated.champion_latency_ms > 0:
+    slow_enough_to_matter = evaluated.candidate_latency_ms > policy.latency_floor_ms
+    if evaluated.champion_latency_ms > 0 and slow_enough_to_matter:
         ratio = evaluated.candidate_latency_ms / evaluated.champion_latency_ms
         if ratio > policy.max_latency_ratio:
             return Verdict(
