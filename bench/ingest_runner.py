@@ -156,10 +156,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--expect", required=True, help="JSON: partition -> end offset")
     parser.add_argument("--state-dir", required=True, help="ingest's state (view state, online)")
     parser.add_argument("--no-views", action="store_true", help="drop the spec's feature views")
+    parser.add_argument("--flush-seconds", type=float, default=60.0, help="the spec's, replaced")
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     spec = parse_spec_yaml(Path(args.spec).read_text())
+    # Batches cut by flush_rows alone: a timer flush mid-run (a partition the consumer did
+    # not poll for flush_seconds) shifts every later cut of that lane, and its last batch
+    # then waits for the timer, adding flush_seconds of idle time to the figure.
+    ingest = spec.ingest.model_copy(update={"flush_seconds": args.flush_seconds})
+    spec = spec.model_copy(update={"ingest": ingest})
     if args.no_views:
         spec = spec.model_copy(update={"feature_views": []})
     result = uvloop.run(run(args, spec))
