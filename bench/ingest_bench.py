@@ -21,10 +21,15 @@ has two CPUs):
   first record handed to the engine to the commit that covers every offset, i.e. every
   valid row in a durable, announced Parquet batch and every invalid one dead-lettered.
 
-``--py-spy OUT`` runs ingest under ``py-spy record`` (collapsed stacks in OUT; py-spy is
-not a project dependency: ``uv tool install py-spy``). Prints the table and checks the
-store holds each valid record exactly once. Asserts nothing about time. Other processes
-on the machine (tests, other benches) add noise: run it twice and compare.
+Ingest runs without the spec's feature views and with them (``--views both|off|on``;
+``--repeat N`` runs each N times), each from offset 0 in its own consumer group, store
+and state directory. ``--py-spy OUT`` runs ingest under ``py-spy record`` (collapsed
+stacks in OUT, OUT.views for the run with views; py-spy is not a project dependency:
+``uv tool install py-spy``). Prints the table (wall records/s and records per CPU-second
+of the process, each beside the raw consumer's; wall seconds inside the engine's handle,
+its batch writes and commits) and checks the store holds each valid record exactly once.
+Asserts nothing about time. Other processes on the machine (tests, other benches) add
+noise, to wall time far more than to CPU time: run it twice and compare.
 """
 
 from __future__ import annotations
