@@ -92,3 +92,35 @@ async def test_a_failed_lane_write_commits_nothing_and_the_reread_duplicates_not
     assert h.committer.last(TP0) == 9 and h.committer.last(TP1) == 9
     stored = [k for k in h.store.list("batches/flights/") if k.endswith(".parquet")]
     assert len(stored) == 6
+
+
+async def test_a_check_failing_after_a_cut_started_waits_for_that_write_and_commits_nothing(
+    harness_factory: Callable[[], Harness],
+) -> None:
+    h = await ready(harness_factory())
+    open_lane = h.engine.book.open
+    broken = {"on": True}
+
+    async def flaky_open(pipeline: str, tp: TopicPartition) -> Any:
+        if broken["on"] and tp == TP1:
+            raise OSError("store unreachable")
+        return await open_lane(pipeline, tp)
+
+    h.engine.book.open = flaky_open  # type: ignore[method-assign]
+    messages = polled(7, 0, bad_at=1) + polled(6, 1)
+    try:
+        await h.engine.handle(messages)
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the failed check must fail the step")
+    # Partition 0's batches were cut, started and finished (rejection acked first) before
+    # the failure was told; nothing is committed.
+    assert stored_offsets(h) == {0: [0, 2, 3, 4, 5, 6]}
+    assert [kind for kind, _ in h.log][:1] == ["publish"]  # the rejection, before the batches
+    assert h.committer.commits == []
+    await h.engine.rewind()
+    broken["on"] = False
+    await h.engine.handle(messages)
+    assert stored_offsets(h) == {0: [0, 2, 3, 4, 5, 6], 1: list(range(6))}
+    assert h.committer.last(TP0) == 7 and h.committer.last(TP1) == 6

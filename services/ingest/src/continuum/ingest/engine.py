@@ -8,8 +8,9 @@ message that is not yet durable, i.e. not in a written, recorded and announced b
 and not a rejection acknowledged by Kafka. Per partition that is
 ``min(last fully processed offset + 1, first offset still buffered in any lane)``.
 
-Batches a step fills are cut off their lanes as it goes and written together at its end
-(:mod:`batch_writes`: lanes side by side), before anything is committed.
+A batch a step fills starts writing when it is cut (:mod:`batch_writes`: behind its
+lane's earlier batches and the rejections so far) while the step checks the other
+partitions; the step commits once everything is durable.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from continuum.contracts import Event
 from continuum.ingest.batch_check import BatchChecker
 from continuum.ingest.batch_writes import BatchWriter, Cut
 from continuum.ingest.catalog import Catalog, PipelineEntry
@@ -70,9 +70,7 @@ class IngestEngine:
         self.processed: dict[TopicPartition, int] = {}
         self.committed: dict[TopicPartition, int] = {}
         self.session_start: dict[TopicPartition, int] = {}
-        self._pending: list[Event] = []
         self._tentative: dict[TopicPartition, int] = {}
-        self._cuts: list[Cut] = []
 
     # -- specs (called by the spec sync) ---------------------------------------------
     async def announce(self, name: str, source_topic: str, spec_version: int) -> None:
@@ -152,9 +150,10 @@ class IngestEngine:
         runs = messages if isinstance(messages, Mapping) else by_partition(messages)
         blocked: dict[TopicPartition, int] = {}
         async with self.lock:
-            self._pending, self._tentative, self._cuts = [], {}, []
-            for tp, run in runs.items():
-                await self._handle_run(TopicPartition(*tp), run, blocked)
+            self._tentative = {}
+            async with self.writer.step():
+                for tp, run in runs.items():
+                    await self._handle_run(TopicPartition(*tp), run, blocked)
             await self._write_cuts()
             await self._commit()
         return blocked
@@ -207,7 +206,8 @@ class IngestEngine:
                     targets[tp] = start
             self.book.drop(lambda lane: True)
             self.processed.clear()
-            self._pending, self._tentative, self._cuts = [], {}, []
+            self._tentative = {}
+            self.writer.reset()
             return targets
 
     def buffered_rows(self) -> int:
@@ -248,7 +248,7 @@ class IngestEngine:
         )
         for offset, value, problems in run.rejected:
             msg = SourceMessage(tp.topic, tp.partition, offset, value)
-            self._pending.append(rejection_for(entry.name, entry.spec_version, msg, problems))
+            self.writer.reject(rejection_for(entry.name, entry.spec_version, msg, problems))
         # Cut where one message at a time would have: a batch ends at its flush_rows-th row.
         flush_rows, taken = entry.spec.ingest.flush_rows, 0
         while taken < len(run.offsets):
@@ -262,23 +262,14 @@ class IngestEngine:
         lane.last_offset = offsets[-1]
 
     def _cut(self, lane: Lane) -> None:
-        """Take a lane's buffer off it, to be written by the next :meth:`_write_cuts`."""
+        """Take a lane's buffer off it, to the writer (durable by :meth:`_write_cuts`)."""
         if lane.row_count:
             self.metrics.buffered_rows.labels(lane.pipeline).dec(lane.row_count)
-            self._cuts.append(Cut(lane, lane.detach()))
+            self.writer.cut(Cut(lane, lane.detach()))
 
     async def _write_cuts(self) -> None:
-        """Make everything handled so far durable: rejections acked, cut batches announced.
-
-        Rejections go first: a manifest says every message up to its last offset is
-        durable, so rejections among those offsets must be acknowledged before it exists.
-        """
-        if self._pending:
-            events, self._pending = self._pending, []
-            await self.publisher.publish(events)
-        if self._cuts:
-            cuts, self._cuts = self._cuts, []
-            await self.writer.write(cuts)
+        """Make everything handled so far durable: rejections acked, cut batches announced."""
+        await self.writer.durable()
         self.processed.update(self._tentative)
         self._tentative = {}
 
