@@ -52,7 +52,7 @@ class Observed:
         self.done_cpu = 0.0
         self.committed: dict[TopicPartition, int] = {}
         self.stages = {"handle": 0.0, "write": 0.0, "commit": 0.0}
-        """Wall seconds inside the engine's handle, its batch writes and its commits."""
+        """Wall seconds inside the engine's handle, its wait for batch writes, its commits."""
 
 
 def observe(parts: Any, observed: Observed) -> None:
@@ -82,14 +82,16 @@ def observe(parts: Any, observed: Observed) -> None:
     engine.handle = timed_handle
     engine.committer.commit = timed_commit
     if writer is not None:
-        write = writer.write
+        # What a step waits for at its end: batch writes (and rejections) not yet durable.
+        name = "durable" if hasattr(writer, "durable") else "write"
+        write = getattr(writer, name)
 
         async def timed_write(*args: Any, **kwargs: Any) -> None:
             started = time.monotonic()
             await write(*args, **kwargs)
             observed.stages["write"] += time.monotonic() - started
 
-        writer.write = timed_write
+        setattr(writer, name, timed_write)
 
 
 def stored_rows(data_root: str, pipeline: str) -> dict[str, Any]:
