@@ -70,10 +70,10 @@ def rows_of(request: LoggedRequest) -> list[dict[str, Any]]:
     features_of = request.model.validator.features_of
     probabilities = request.probabilities
     prefix = request.request_id
-    positions = request.positions or range(request.logged)
+    positions = request.positions
     return [
         {
-            "request_id": f"{prefix}:{positions[i]}",
+            "request_id": f"{prefix}:{i if positions is None else positions[i]}",
             "occurred_at": request.occurred_at,
             "features": features_of(request.records[i]),
             "prediction": request.labels[i],

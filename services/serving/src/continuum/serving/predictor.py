@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from continuum.contracts import utc_now
 from continuum.modelkit import Predictions
@@ -31,9 +31,8 @@ class PredictionResult:
     version_label: str
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
-    """A request's predictions and who answered them.
+class Scored(NamedTuple):
+    """A request's predictions and who answered them (a tuple: built once per request).
 
     ``model`` answered every record, except during a canary whose request was split
     between both arms: then ``versions`` names the version that answered each record
