@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -48,6 +48,10 @@ class StackProbe:
     """Seconds any one wait may take before :class:`NotSettledError`."""
     admin: AIOKafkaAdminClient | None = None
     ends: AIOKafkaConsumer | None = None
+    before: dict[TopicPartition, int] = field(default_factory=dict)
+    """End offsets when the probe started: what a group that never committed to a
+    partition has to do starts there (a shared broker's topics hold earlier tests' events,
+    which a consumer starting at ``latest`` never sees and so never commits past)."""
 
     async def start(self) -> None:
         """Connect the admin client and the (group-less) end-offset reader."""
@@ -55,6 +59,12 @@ class StackProbe:
         await self.admin.start()
         self.ends = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers)
         await self.ends.start()
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in await self.ends.topics()
+            for partition in self.ends.partitions_for_topic(topic) or ()
+        ]
+        self.before = dict(await self.ends.end_offsets(partitions)) if partitions else {}
 
     async def stop(self) -> None:
         """Close both clients."""
@@ -105,7 +115,8 @@ class StackProbe:
         """``{group: records not yet processed}`` for every group that is behind.
 
         Processed means committed: a partition a consumer holds but never committed to
-        counts from offset 0, so a consumer's first records are not mistaken for none.
+        counts from where it ended when the probe started (offset 0 for a newer one), so
+        a consumer's first records are not mistaken for none.
         """
         assert self.admin is not None and self.ends is not None
         partitions: dict[str, set[TopicPartition]] = {}
@@ -123,10 +134,14 @@ class StackProbe:
             if not wanted:
                 continue
             ends = await self.ends.end_offsets(wanted)
-            lag = sum(max(0, ends[tp] - max(committed.get(tp, 0), 0)) for tp in wanted)
+            lag = sum(max(0, ends[tp] - self._done_up_to(tp, committed)) for tp in wanted)
             if lag:
                 behind[group] = lag
         return behind
+
+    def _done_up_to(self, tp: TopicPartition, committed: dict[TopicPartition, int]) -> int:
+        offset = committed.get(tp, -1)
+        return offset if offset >= 0 else self.before.get(tp, 0)
 
     async def wait_caught_up(self, http: httpx.AsyncClient) -> None:
         """Until every consumer group has processed everything published so far."""
