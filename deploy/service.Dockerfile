@@ -8,7 +8,8 @@
 # Only continuum-$SERVICE and what it depends on (per uv.lock) is installed: the builder
 # copies the libraries a service may use and that service's folder (never another
 # service's), and `uv sync --package` installs just its dependency closure (so serving's
-# image has no Evidently and the ingest image no scikit-learn).
+# image has no Evidently, the ingest image no scikit-learn, and only ingest and serving
+# have the online feature store's redis client).
 
 # -- builder: a virtualenv with the locked dependencies, then the workspace code ----------
 FROM python:3.11-slim-bookworm AS builder
@@ -27,6 +28,7 @@ WORKDIR /src
 #    these manifests changes, not on every code change.
 COPY pyproject.toml uv.lock ./
 COPY libs/contracts/pyproject.toml libs/contracts/
+COPY libs/featurestore/pyproject.toml libs/featurestore/
 COPY libs/kafka/pyproject.toml libs/kafka/
 COPY libs/modelkit/pyproject.toml libs/modelkit/
 COPY libs/registry-client/pyproject.toml libs/registry-client/
@@ -37,9 +39,10 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-install-workspace --package continuum-${SERVICE} --no-dev
 
 # 2. The workspace packages themselves, installed as regular (non-editable) wheels. A
-#    library the service does not depend on (modelkit for ingest) is copied but not
-#    installed.
+#    library the service does not depend on (modelkit for ingest, featurestore for the
+#    trainer) is copied but not installed.
 COPY libs/contracts/ libs/contracts/
+COPY libs/featurestore/ libs/featurestore/
 COPY libs/kafka/ libs/kafka/
 COPY libs/modelkit/ libs/modelkit/
 COPY libs/registry-client/ libs/registry-client/
