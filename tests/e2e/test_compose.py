@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ from dockerfile_kit import (
 )
 from pydantic import SecretStr
 from throwaway_postgres import PostgresServer, free_port
+from throwaway_redis import RedisServer, throwaway_redis
 
 from continuum.cli.stack import DEFAULT_PORTS, LocalStack, ServiceProcess, StackError
 from continuum.contracts import parse_spec_yaml, topics
@@ -85,17 +87,17 @@ TEST_SECRETS = {
 # What each image may and must contain (from the services' pyproject dependencies).
 MUST_HAVE = {
     "registry": {"scikit-learn", "psycopg", "fastapi"},
-    "ingest": {"pyarrow"},
+    "ingest": {"pyarrow", "redis"},  # redis: the online store ingest writes
     "trainer": {"scikit-learn", "evidently"},  # evidently: each run's HTML report
-    "serving": {"scikit-learn", "fastapi"},
+    "serving": {"scikit-learn", "fastapi", "redis"},  # redis: the online store it reads
     "monitor": {"evidently"},
 }
 MUST_NOT_HAVE = {
-    "registry": {"evidently"},
+    "registry": {"evidently", "redis"},
     "ingest": {"evidently", "scikit-learn", "psycopg", "fastapi"},
-    "trainer": {"psycopg", "fastapi"},
+    "trainer": {"psycopg", "fastapi", "redis"},
     "serving": {"evidently", "psycopg"},
-    "monitor": {"psycopg", "fastapi"},
+    "monitor": {"psycopg", "fastapi", "redis"},
 }
 # Storage a service writes to: its mount must not be read-only.
 WRITES = {
@@ -287,7 +289,9 @@ def test_storage_is_on_named_volumes_shared_by_the_right_services(
     assert set(data) == {"ingest", "trainer"} and len(set(data.values())) == 1
     assert set(artifacts) == {"registry", "trainer", "serving", "monitor"}
     assert len(set(artifacts.values())) == 1
-    assert set(state) == {"trainer", "monitor"} and len(set(state.values())) == 2
+    # State is private: ingest (feature views' per-entity windows), the trainer and the
+    # monitor each have their own volume.
+    assert set(state) == {"ingest", "trainer", "monitor"} and len(set(state.values())) == 3
 
 
 def test_volumes_are_declared_and_bind_mounts_exist(compose: dict[str, Any]) -> None:
@@ -333,7 +337,10 @@ def test_depends_on_conditions_are_valid(compose: dict[str, Any]) -> None:
     }
     assert healthy["registry"] == {"kafka", "postgres"}
     for service in SERVICES[1:]:
-        assert healthy[service] == {"kafka", "registry"}, service
+        # A service pointed at an online store server (redis) waits for it to be healthy.
+        store = urlsplit(container_env(compose, service).get("CONTINUUM_ONLINE_STORE_URI", ""))
+        expected = {"kafka", "registry"} | ({store.hostname} if store.hostname else set())
+        assert healthy[service] == expected, service
     assert healthy["apply-pipelines"] == {"registry"}
     assert healthy["kafka-setup"] == {"kafka"}
     # No service touches Kafka before its user and ACLs exist.
@@ -575,10 +582,12 @@ class ComposeOnLocalhost:
             for old, new in [*self.addresses.items(), *sorted(paths.items(), reverse=True)]:
                 value = value.replace(old, new)
             result[key] = value
+        # A compose host is ``<service>:<port>``; ``redis://`` is a URI scheme, not the host.
+        hosts = re.compile(
+            r"(?<![\w.-])(?:" + "|".join(map(re.escape, self.compose["services"])) + r"):(?!//)"
+        )
         leftovers = [
-            f"{k}={v}"
-            for k, v in result.items()
-            if any(f"{s}:" in v for s in self.compose["services"]) or "/var/lib/continuum" in v
+            f"{k}={v}" for k, v in result.items() if hosts.search(v) or "/var/lib/continuum" in v
         ]
         assert not leftovers, f"{name}: not mapped to this machine: {leftovers}"
         return result
@@ -628,10 +637,18 @@ def run_kafka_setup(
 
 
 @pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis server standing in for compose's ``redis`` (the online store)."""
+    with throwaway_redis() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def stack(
     compose: dict[str, Any],
     secured_kafka: RunningKafka,
     postgres_server: PostgresServer,
+    redis_server: RedisServer,
     image_venvs: dict[str, Path],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[ComposeOnLocalhost, dict[str, Container]]]:
@@ -644,6 +661,7 @@ def stack(
     addresses = {
         "kafka:19092": kafka.bootstrap_servers,
         "postgres:5432": f"127.0.0.1:{postgres_server.port}",
+        "redis:6379": f"127.0.0.1:{redis_server.port}",
         **{
             f"{n}:{image_env(compose, n)['CONTINUUM_HTTP_PORT']}": f"127.0.0.1:{p}"
             for n, p in ports.items()
