@@ -57,8 +57,8 @@ class PredictionLog:
         broker: KafkaBroker,
         metrics: ServingMetrics,
         *,
-        max_size: int = 50_000,
-        batch_size: int = 500,
+        max_size: int = 100_000,
+        batch_size: int = 1_000,
     ) -> None:
         self.broker = broker
         self.metrics = metrics
