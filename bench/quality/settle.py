@@ -84,14 +84,21 @@ class StackProbe:
     ) -> set[tuple[str, TopicPartition]]:
         """``(group, partition)`` of every partition a service's consumer holds right now
         (from each service's ``continuum_consumer_lag``), committed to or not yet."""
-        found: set[tuple[str, TopicPartition]] = set()
+        return set(await self.positions(http, services))
+
+    async def positions(
+        self, http: httpx.AsyncClient, services: Iterable[str] | None = None
+    ) -> dict[tuple[str, TopicPartition], float]:
+        """``{(group, partition): messages the consumer has still to read}`` for every
+        partition a service's consumer holds right now (its ``continuum_consumer_lag``)."""
+        found: dict[tuple[str, TopicPartition], float] = {}
         for service in self.urls if services is None else services:
             for family in text_string_to_metric_families(await self.metrics(http, service)):
                 for sample in family.samples:
                     labels = sample.labels
                     if sample.name == "continuum_consumer_lag" and labels.get("group"):
                         tp = TopicPartition(labels["topic"], int(labels["partition"]))
-                        found.add((labels["group"], tp))
+                        found[(labels["group"], tp)] = sample.value
         return found
 
     async def wait_assigned(self, http: httpx.AsyncClient, source_topic: str) -> None:
@@ -114,13 +121,16 @@ class StackProbe:
     async def lagging_groups(self, http: httpx.AsyncClient) -> dict[str, int]:
         """``{group: records not yet processed}`` for every group that is behind.
 
-        Processed means committed: a partition a consumer holds but never committed to
+        Processed means committed. A partition a consumer holds but never committed to
         counts from where it ended when the probe started (offset 0 for a newer one), so
-        a consumer's first records are not mistaken for none.
+        a consumer's first records are not mistaken for none, unless the consumer says it
+        has read it to the end: a consumer that starts at ``latest`` and joined after an
+        event never receives it, so never commits there (serving's event subscribers).
         """
         assert self.admin is not None and self.ends is not None
         partitions: dict[str, set[TopicPartition]] = {}
-        for group, tp in await self.assigned(http):
+        positions = await self.positions(http)
+        for group, tp in positions:
             partitions.setdefault(group, set()).add(tp)
         for group, _ in await self.admin.list_consumer_groups():
             partitions.setdefault(group, set())
@@ -134,7 +144,12 @@ class StackProbe:
             if not wanted:
                 continue
             ends = await self.ends.end_offsets(wanted)
-            lag = sum(max(0, ends[tp] - self._done_up_to(tp, committed)) for tp in wanted)
+            read_to_end = {tp for tp in held if positions.get((group, tp)) == 0}
+            lag = sum(
+                max(0, ends[tp] - self._done_up_to(tp, committed))
+                for tp in wanted
+                if tp not in read_to_end or committed.get(tp, -1) >= 0
+            )
             if lag:
                 behind[group] = lag
         return behind
