@@ -59,10 +59,12 @@ class StackProbe:
         await self.admin.start()
         self.ends = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers)
         await self.ends.start()
+        # From the admin's metadata: the consumer's partitions_for_topic knows only the
+        # topics it tracks (none, for this group-less reader), so it would say nothing.
         partitions = [
-            TopicPartition(topic, partition)
-            for topic in await self.ends.topics()
-            for partition in self.ends.partitions_for_topic(topic) or ()
+            TopicPartition(topic["topic"], part.get("partition", part.get("partition_index")))
+            for topic in await self.admin.describe_topics()
+            for part in topic["partitions"]
         ]
         self.before = dict(await self.ends.end_offsets(partitions)) if partitions else {}
 
