@@ -113,6 +113,22 @@ class ServingMetrics:
         )
 
 
+class PipelineCounter:
+    """A counter labelled by pipeline, each pipeline's child resolved once (``labels()``
+    costs a lookup and a lock on every call)."""
+
+    def __init__(self, counter: Counter) -> None:
+        self.counter = counter
+        self._children: dict[str, Counter] = {}
+
+    def inc(self, pipeline: str, count: float) -> None:
+        """Add ``count`` to ``pipeline``'s series."""
+        child = self._children.get(pipeline)
+        if child is None:
+            child = self._children[pipeline] = self.counter.labels(pipeline)
+        child.inc(count)
+
+
 class ArmCounts:
     """One model's counts in one arm: records predicted, requests answered, records failed."""
 

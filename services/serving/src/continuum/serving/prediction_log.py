@@ -29,7 +29,6 @@ from collections import deque
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from prometheus_client import Counter
 
 from continuum.contracts import KafkaRecord
 from continuum.kafka import keyring_of
@@ -40,7 +39,7 @@ from continuum.serving.log_encoding import (
     encode_rows,
     rows_of,
 )
-from continuum.serving.metrics import ServingMetrics
+from continuum.serving.metrics import PipelineCounter, ServingMetrics
 from continuum.serving.models import ServingModel
 
 logger = logging.getLogger(__name__)
@@ -69,7 +68,7 @@ class PredictionLog:
         self._pending: deque[LoggedRequest] = deque()
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Future[Any]] = set()
-        self._dropped: dict[str, Counter] = {}
+        self._dropped = PipelineCounter(metrics.logs_dropped)
         # Failures not yet reported, by pipeline, version, arm and rollout.
         self._errors: dict[tuple[str, int, str, str | None], int] = {}
         self._task: asyncio.Task[None] | None = None
@@ -83,7 +82,7 @@ class PredictionLog:
         room = self.max_size - self.queued
         count = request.logged
         if count > room:
-            self._count_dropped(request.model.pipeline, count - max(room, 0))
+            self._dropped.inc(request.model.pipeline, count - max(room, 0))
             if room <= 0:
                 return 0
             request = request._replace(logged=room)
@@ -97,12 +96,6 @@ class PredictionLog:
         """Report ``count`` records ``model`` failed in its arm's next message."""
         key = (model.pipeline, model.version, model.arm, rollout_id)
         self._errors[key] = self._errors.get(key, 0) + count
-
-    def _count_dropped(self, pipeline: str, count: int) -> None:
-        child = self._dropped.get(pipeline)
-        if child is None:
-            child = self._dropped[pipeline] = self.metrics.logs_dropped.labels(pipeline)
-        child.inc(count)
 
     def start(self) -> None:
         """Start draining in the background."""

@@ -21,12 +21,10 @@ import logging
 from collections import deque
 from typing import Any, NamedTuple
 
-from prometheus_client import Counter
-
 from continuum.contracts import utc_now
 from continuum.serving.inference import Inferred
 from continuum.serving.log_encoding import LoggedRequest
-from continuum.serving.metrics import ServingMetrics
+from continuum.serving.metrics import PipelineCounter, ServingMetrics
 from continuum.serving.models import Rollout
 from continuum.serving.prediction_log import PredictionLog
 from continuum.serving.validation import CheckedRecords
@@ -57,7 +55,7 @@ class ShadowQueue:
         """Records waiting for the shadow model."""
         self._pending: deque[ShadowCopy] = deque()
         self._wake = asyncio.Event()
-        self._dropped: dict[str, Counter] = {}
+        self._dropped = PipelineCounter(metrics.shadow_dropped)
         self._task: asyncio.Task[None] | None = None
 
     def offer(
@@ -84,18 +82,12 @@ class ShadowQueue:
             self.queued + count > self.max_records
             or (log.queued + self.queued + count) * 2 > log.max_size
         ):
-            self._count_dropped(rollout.candidate.pipeline, count)
+            self._dropped.inc(rollout.candidate.pipeline, count)
             return False
         self._pending.append(ShadowCopy(rollout, request_id, records, checked, same_spec))
         self.queued += count
         self._wake.set()
         return True
-
-    def _count_dropped(self, pipeline: str, count: int) -> None:
-        child = self._dropped.get(pipeline)
-        if child is None:
-            child = self._dropped[pipeline] = self.metrics.shadow_dropped.labels(pipeline)
-        child.inc(count)
 
     def start(self) -> None:
         """Start predicting in the background."""
@@ -111,7 +103,7 @@ class ShadowQueue:
             self._task = None
         while self._pending:
             copy = self._pending.popleft()
-            self._count_dropped(copy.rollout.candidate.pipeline, len(copy.records))
+            self._dropped.inc(copy.rollout.candidate.pipeline, len(copy.records))
         self.queued = 0
 
     async def _run(self) -> None:
