@@ -160,7 +160,11 @@ async def scenario(kafka: RunningKafka, home: Path) -> None:
             assert traffic.failed == [], traffic.failed[:5]
             promoted = [e.version for e in await registry.audit(NAME) if e.action == "promoted"]
             assert 2 not in promoted, promoted
-            arms = await logged_arms(bootstrap, await probe.logs_published(http))
+            # The log publishes off the request path: wait for every answered record
+            # (the last ones were answered by v3 as champion) before reading it back.
+            answered = sum(traffic.answered_by.values())
+            await probe.wait_published(http, answered)
+            arms = await logged_arms(bootstrap, answered)
             print(f"records answered per version: {dict(traffic.answered_by)}")
             print(f"logged records per (version, arm): {dict(arms)}")
             assert arms[(2, "candidate")] > 0 and arms[(3, "candidate")] > 0, arms
