@@ -20,6 +20,7 @@ from faststream.kafka.security import parse_security
 
 from continuum.contracts import Event, encode_event
 from continuum.ingest.lanes import TopicPartition
+from continuum.ingest.lean_fetch import RAW_VALUES, install_lean_records
 from continuum.kafka import KafkaSettings, keyring_from
 from continuum.kafka.security import security_from
 
@@ -36,8 +37,14 @@ def client_options(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
 def make_source_consumer(
     settings: KafkaSettings, *, group_id: str, max_records: int, metadata_refresh_seconds: float
 ) -> Any:
-    """The source-topic consumer: explicit commits only, from the earliest offset."""
+    """The source-topic consumer: explicit commits only, from the earliest offset.
+
+    Its polls yield aiokafka's decoded records as they are (offset and value, no
+    ``ConsumerRecord`` per record: :mod:`continuum.ingest.lean_fetch`).
+    """
+    install_lean_records()
     return AIOKafkaConsumer(
+        value_deserializer=RAW_VALUES,
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
