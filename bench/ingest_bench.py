@@ -266,7 +266,9 @@ def main() -> None:
     for _, ingest in runs:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in ingest["stages"].items())
         print(f"ingest ({ingest['views']} views): {ingest['batches']} batches; "
-              f"{check_store(ingest, valid)}; wall s in {stages}")  # fmt: skip
+              f"{check_store(ingest, valid)}; wall s in {stages}; start-up "
+              f"{ingest['startup_seconds']:.2f} s ({ingest['blocked_polls']} polls before "
+              "the spec was in force, not counted)")  # fmt: skip
     # Records per CPU-second of the process (all its threads) is steadier than wall time
     # on a shared machine: other work on the pinned CPU stretches wall time, not CPU time.
     print("\n| | records/s | seconds | share of raw | records/CPU-s | share of raw (CPU) |")

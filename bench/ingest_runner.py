@@ -51,6 +51,8 @@ class Observed:
         self.done_at: float | None = None
         self.done_cpu = 0.0
         self.committed: dict[TopicPartition, int] = {}
+        self.blocked_polls = 0
+        """Polls handed back before the spec was in force (not counted in the window)."""
         self.stages = {"handle": 0.0, "write": 0.0, "commit": 0.0}
         """Wall seconds inside the engine's handle, its wait for batch writes, its commits."""
 
@@ -62,13 +64,19 @@ def observe(parts: Any, observed: Observed) -> None:
     writer = getattr(engine, "writer", None)  # older engines wrote batches inline
 
     async def timed_handle(messages: Any, *args: Any, **kwargs: Any) -> Any:
-        if observed.first is None and messages:
-            observed.first, observed.first_cpu = time.monotonic(), time.process_time()
-        started = time.monotonic()
+        started, started_cpu = time.monotonic(), time.process_time()
         try:
-            return await handle(messages, *args, **kwargs)
+            blocked = await handle(messages, *args, **kwargs)
         finally:
             observed.stages["handle"] += time.monotonic() - started
+        # The window opens at the first poll the engine could check: one that came before
+        # the spec was in force was handed back (and is read again), so start-up (the
+        # spec's compile) is not counted as if it were ingest work.
+        if observed.first is None and messages and not blocked:
+            observed.first, observed.first_cpu = started, started_cpu
+        elif observed.first is None and blocked:
+            observed.blocked_polls += 1
+        return blocked
 
     async def timed_commit(offsets: Mapping[TopicPartition, int]) -> None:
         started = time.monotonic()
@@ -144,6 +152,7 @@ async def run(args: argparse.Namespace, spec: PipelineSpec) -> dict[str, Any]:
         "cpu_seconds": observed.done_cpu - observed.first_cpu,
         "stages": observed.stages,
         "startup_seconds": observed.first - started,
+        "blocked_polls": observed.blocked_polls,
         **stored_rows(args.data_root, spec.name),
     }
 
