@@ -9,35 +9,34 @@ class MonitorMetrics:
     """Gauges for drift and quality, counters for windows, events and joins."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.drift_share = Gauge(
+        def gauge(name: str, documentation: str, labels: list[str]) -> Gauge:
+            """A gauge in this registry; the gauges below differ only by name, help and labels."""
+            return Gauge(name, documentation, labels, registry=registry)
+
+        self.drift_share = gauge(
             "continuum_monitor_drift_share",
             "Share of feature columns that drifted in the last evaluated window.",
             ["pipeline", "model_version"],
-            registry=registry,
         )
-        self.feature_drift_score = Gauge(
+        self.feature_drift_score = gauge(
             "continuum_monitor_feature_drift_score",
             "Drift score of a feature in the last window (the method is Evidently's choice).",
             ["pipeline", "feature"],
-            registry=registry,
         )
-        self.feature_drifted = Gauge(
+        self.feature_drifted = gauge(
             "continuum_monitor_feature_drifted",
             "1 when the feature drifted in the last evaluated window, else 0.",
             ["pipeline", "feature"],
-            registry=registry,
         )
-        self.prediction_drift_score = Gauge(
+        self.prediction_drift_score = gauge(
             "continuum_monitor_prediction_drift_score",
             "Drift score of the model's predictions in the last evaluated window.",
             ["pipeline"],
-            registry=registry,
         )
-        self.window_fill_ratio = Gauge(
+        self.window_fill_ratio = gauge(
             "continuum_monitor_window_fill_ratio",
             "How full the current drift window of the champion is (0..1).",
             ["pipeline"],
-            registry=registry,
         )
         self.windows_evaluated = Counter(
             "continuum_monitor_windows_evaluated_total",
@@ -82,29 +81,25 @@ class MonitorMetrics:
             ["pipeline", "outcome"],
             registry=registry,
         )
-        self.model_quality = Gauge(
+        self.model_quality = gauge(
             "continuum_monitor_model_quality",
             "Quality of a model version over its rolling window of labelled predictions.",
             ["pipeline", "model_version", "metric"],
-            registry=registry,
         )
-        self.quality_window_rows = Gauge(
+        self.quality_window_rows = gauge(
             "continuum_monitor_quality_window_rows",
             "Labelled predictions in a model version's quality window.",
             ["pipeline", "model_version"],
-            registry=registry,
         )
-        self.live_metric = Gauge(
+        self.live_metric = gauge(
             "continuum_monitor_live_metric",
             "The champion's metrics on its last full window of labelled predictions.",
             ["pipeline", "model_version", "metric"],
-            registry=registry,
         )
-        self.live_metric_std_error = Gauge(
+        self.live_metric_std_error = gauge(
             "continuum_monitor_live_metric_std_error",
             "Standard error of the champion's promotion metric on its last full window.",
             ["pipeline", "model_version", "metric"],
-            registry=registry,
         )
         self.quality_windows = Counter(
             "continuum_monitor_quality_windows_total",
@@ -120,24 +115,21 @@ class MonitorMetrics:
             ["pipeline"],
             registry=registry,
         )
-        self.rollout_metric = Gauge(
+        self.rollout_metric = gauge(
             "continuum_monitor_rollout_metric",
             "The promotion metric of each arm of the live rollout step, on its labelled"
             " predictions in the step (arm: champion or candidate).",
             ["pipeline", "model_version", "arm"],
-            registry=registry,
         )
-        self.rollout_labelled = Gauge(
+        self.rollout_labelled = gauge(
             "continuum_monitor_rollout_labelled_predictions",
             "Labelled predictions of each arm in the live rollout step.",
             ["pipeline", "model_version", "arm"],
-            registry=registry,
         )
-        self.rollout_traffic_share = Gauge(
+        self.rollout_traffic_share = gauge(
             "continuum_monitor_rollout_traffic_share",
             "Share of requests the live rollout's candidate answers (0: none, or a shadow).",
             ["pipeline"],
-            registry=registry,
         )
         self.rollout_evaluations = Counter(
             "continuum_monitor_rollout_evaluations_total",
