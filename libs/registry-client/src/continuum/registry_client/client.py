@@ -25,6 +25,7 @@ from continuum.registry_client.api_models import (
 )
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class RegistryError(Exception):
@@ -97,6 +98,11 @@ class RegistryClient:
         response = await self._request("GET", path, **params)
         return TypeAdapter(kind).validate_json(response.content)  # type: ignore[no-any-return]
 
+    async def _send(self, method: str, path: str, body: BaseModel, kind: type[M]) -> M:
+        """A write (``body`` as JSON) whose answer is one ``kind`` record."""
+        response = await self._request(method, path, body)
+        return kind.model_validate_json(response.content)
+
     async def _get_or_none(self, path: str, kind: type[T]) -> T | None:
         try:
             return await self._get(path, kind)
@@ -125,12 +131,12 @@ class RegistryClient:
         self, name: str, spec_yaml: str, applied_by: str = "cli"
     ) -> PipelineSpecRecord:
         """Store a new spec version (or report it unchanged). Needs the token."""
-        response = await self._request(
+        return await self._send(
             "PUT",
             f"/v1/pipelines/{name}",
             ApplySpecRequest(spec_yaml=spec_yaml, applied_by=applied_by),
+            PipelineSpecRecord,
         )
-        return PipelineSpecRecord.model_validate_json(response.content)
 
     async def list_runs(self, pipeline: str, limit: int = 20) -> list[TrainingRunRecord]:
         """The pipeline's most recent training runs, newest first, failed ones included."""
@@ -165,21 +171,21 @@ class RegistryClient:
         self, pipeline: str, version: int, reason: str, actor: str = "cli"
     ) -> ModelVersionRecord:
         """Make ``version`` the champion by hand. Needs the token."""
-        response = await self._request(
+        return await self._send(
             "POST",
             f"/v1/pipelines/{pipeline}/champion",
             PromoteRequest(version=version, reason=reason, actor=actor),
+            ModelVersionRecord,
         )
-        return ModelVersionRecord.model_validate_json(response.content)
 
     async def rollback(self, pipeline: str, reason: str, actor: str = "cli") -> ModelVersionRecord:
         """Return to the previous champion. Needs the token."""
-        response = await self._request(
+        return await self._send(
             "POST",
             f"/v1/pipelines/{pipeline}/rollback",
             RollbackRequest(reason=reason, actor=actor),
+            ModelVersionRecord,
         )
-        return ModelVersionRecord.model_validate_json(response.content)
 
     # -- rollouts -------------------------------------------------------------------
     async def rollout(self, pipeline: str) -> RolloutRecord | None:
@@ -190,34 +196,34 @@ class RegistryClient:
         self, pipeline: str, version: int, reason: str = "manual rollout", actor: str = "cli"
     ) -> RolloutRecord:
         """Roll ``version`` out by the spec's deployment strategy. Needs the token."""
-        response = await self._request(
+        return await self._send(
             "POST",
             f"/v1/pipelines/{pipeline}/rollouts",
             StartRolloutRequest(version=version, reason=reason, actor=actor),
+            RolloutRecord,
         )
-        return RolloutRecord.model_validate_json(response.content)
 
     async def abort_rollout(
         self, pipeline: str, reason: str = "aborted by hand", actor: str = "cli"
     ) -> RolloutRecord:
         """Roll the live rollout back now (the champion stays). Needs the token."""
-        response = await self._request(
+        return await self._send(
             "POST",
             f"/v1/pipelines/{pipeline}/rollout/abort",
             AbortRolloutRequest(reason=reason, actor=actor),
+            RolloutRecord,
         )
-        return RolloutRecord.model_validate_json(response.content)
 
     async def request_training(
         self, pipeline: str, reason: str = "", requested_by: str = "cli"
     ) -> TrainingRequestAccepted:
         """Ask the trainer for a run now. Needs the token."""
-        response = await self._request(
+        return await self._send(
             "POST",
             f"/v1/pipelines/{pipeline}/training-requests",
             TrainingRequestBody(reason=reason, requested_by=requested_by),
+            TrainingRequestAccepted,
         )
-        return TrainingRequestAccepted.model_validate_json(response.content)
 
     async def audit(self, pipeline: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """The newest audit entries first."""
