@@ -40,9 +40,7 @@ def fetched(value_deserializer: Any, *, first: int = 40, fetch_offset: int = 40)
     return list(records)
 
 
-def test_a_raw_values_consumer_gets_the_same_offsets_and_values_without_consumer_records() -> (
-    None
-):
+def test_a_raw_values_consumer_gets_the_same_offsets_and_values_without_consumer_records() -> None:
     install_lean_records()
     assert lean_records_active(), f"aiokafka {aiokafka.__version__} moved the record wrapping"
     lean, full = fetched(RAW_VALUES), fetched(None)

@@ -70,3 +70,19 @@ def test_all_null_column_keeps_its_type() -> None:
     table = pq.read_table(io.BytesIO(encoded.data))
     assert table.schema.field("dep_hour").type == pa.float64()
     assert table.schema.field("origin").type == pa.string()
+
+
+def test_only_categorical_columns_are_dictionary_encoded() -> None:
+    records = [good(distance=100.0 + i, carrier="UA" if i % 2 else "AA") for i in range(50)]
+    encoded = encode_batch(SPEC, [_rows(0, 0, *records)])
+    metadata = pq.ParquetFile(io.BytesIO(encoded.data)).metadata.row_group(0)
+    dictionary = {
+        metadata.column(i).path_in_schema
+        for i in range(metadata.num_columns)
+        if metadata.column(i).dictionary_page_offset is not None
+    }
+    assert dictionary == {"carrier", "origin"}
+    assert pq.read_table(io.BytesIO(encoded.data)).column("carrier").to_pylist()[:2] == [
+        "AA",
+        "UA",
+    ]
