@@ -20,7 +20,6 @@ import argparse
 import os
 import random
 import statistics
-import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -28,7 +27,15 @@ from pathlib import Path
 
 import uvloop
 
-from bench.serving_bench import CLIENT_CPU, LOADS, SERVER_CPU, _cell, run_server
+from bench.serving_bench import (
+    CLIENT_CPU,
+    LOADS,
+    SERVER_CPU,
+    _cell,
+    load_label,
+    quantile,
+    run_servers,
+)
 from continuum.featurestore import FeatureRow, OnlineStore, open_online_store, view_key
 
 ENTITIES = 10_000
@@ -46,9 +53,7 @@ def _fill(store: OnlineStore) -> None:
 
 
 def _quantiles(seconds: list[float]) -> tuple[float, float]:
-    ordered = sorted(seconds)
-    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    return statistics.median(ordered) * 1e6, p99 * 1e6
+    return statistics.median(seconds) * 1e6, quantile(seconds, 0.99) * 1e6
 
 
 def measure_reads(store: OnlineStore, reads: int, per_read: int) -> tuple[float, float]:
@@ -92,26 +97,8 @@ async def serving_figures(
     """Serving without and with the feature view, against one Kafka, alternating
     ``rounds`` times (a neighbour's burst on a shared machine then hits one round, not
     one variant)."""
-    from continuum.localkafka import LocalKafka
-
-    pin = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
-    with tempfile.TemporaryDirectory() as tmp:
-        kafka = LocalKafka(Path(tmp) / "kafka").start(port=0)
-        try:
-            if pin:
-                os.sched_setaffinity(0, {CLIENT_CPU})
-                subprocess.run(  # noqa: ASYNC221 - setup, before timing
-                    ["taskset", "-a", "-p", "-c", str(CLIENT_CPU), str(kafka.pid)],
-                    check=False, capture_output=True,
-                )  # fmt: skip
-            figures = []
-            for _ in range(rounds):
-                plain = await run_server("continuum", kafka.bootstrap_servers, seconds, pin)
-                views = await run_server("continuum-views", kafka.bootstrap_servers, seconds, pin)
-                figures.append((plain, views))
-        finally:
-            kafka.stop()
-    return figures
+    runs = await run_servers(("continuum", "continuum-views"), seconds, rounds)
+    return [(run["continuum"], run["continuum-views"]) for run in runs]
 
 
 def main() -> None:
@@ -138,7 +125,7 @@ def main() -> None:
     print("|---|---|---|")
     for rows, connections in LOADS:
         key = f"{rows}x{connections}"
-        label = f"{rows} record{'s' if rows > 1 else ''}, {connections} connections"
+        label = load_label(rows, connections)
         for n, (plain, views) in enumerate(rounds, 1):
             print(f"| {label} ({n}) | {_cell(plain, key, rows)} | {_cell(views, key, rows)} |")
 

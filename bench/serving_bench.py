@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +48,12 @@ LOG_COUNTERS = (
 )
 
 
+def quantile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (the value at rank ``int(q * n)``; 0.0 when empty)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
 @dataclass
 class Result:
     """One load against one server."""
@@ -57,8 +65,7 @@ class Result:
 
     def p(self, q: float) -> float:
         """The ``q`` quantile of the latencies, in milliseconds."""
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+        return quantile(self.latencies, q) * 1000
 
 
 class _Connection(asyncio.Protocol):
@@ -223,6 +230,45 @@ async def run_server(variant: str, kafka: str, seconds: float, pin: bool) -> dic
     return figures
 
 
+@contextlib.contextmanager
+def local_kafka() -> Iterator[tuple[str, bool]]:
+    """A local Kafka in a temporary dir: its bootstrap servers, and whether to pin (two CPUs
+    or more: this process and every Kafka thread then run on ``CLIENT_CPU``)."""
+    from continuum.localkafka import LocalKafka
+
+    pin = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
+    with tempfile.TemporaryDirectory() as tmp:
+        kafka = LocalKafka(Path(tmp) / "kafka").start(port=0)
+        try:
+            if pin:
+                os.sched_setaffinity(0, {CLIENT_CPU})
+                # Every JVM thread, not just the main one.
+                subprocess.run(
+                    ["taskset", "-a", "-p", "-c", str(CLIENT_CPU), str(kafka.pid)],
+                    check=False, capture_output=True,
+                )  # fmt: skip
+            yield kafka.bootstrap_servers, pin
+        finally:
+            kafka.stop()
+
+
+async def run_servers(
+    variants: Sequence[str], seconds: float, rounds: int = 1
+) -> list[dict[str, dict[str, object]]]:
+    """Every load against each of ``variants`` in turn (:func:`run_server`), ``rounds``
+    times, against one local Kafka; each round's figures by variant."""
+    figures: list[dict[str, dict[str, object]]] = []
+    with local_kafka() as (kafka, pin):
+        for _ in range(rounds):
+            figures.append({v: await run_server(v, kafka, seconds, pin) for v in variants})
+    return figures
+
+
+def load_label(rows: int, connections: int) -> str:
+    """A load's name in the tables."""
+    return f"{rows} record{'s' if rows > 1 else ''}, {connections} connections"
+
+
 def _cell(figures: dict[str, object], key: str, rows: int) -> str:
     result = figures[key]
     assert isinstance(result, Result)
@@ -241,7 +287,7 @@ def print_table(ours: dict[str, object], theirs: dict[str, object], seconds: flo
     print("|---|---|---|")
     for rows, connections in LOADS:
         key = f"{rows}x{connections}"
-        label = f"{rows} record{'s' if rows > 1 else ''}, {connections} connections"
+        label = load_label(rows, connections)
         print(f"| {label} | {_cell(ours, key, rows)} | {_cell(theirs, key, rows)} |")
     logs = ours["logs"]
     assert isinstance(logs, dict)
@@ -261,7 +307,7 @@ def print_rollouts(figures: dict[str, dict[str, object]]) -> None:
     print("|---|---|---|---|")
     for rows, connections in LOADS:
         key = f"{rows}x{connections}"
-        label = f"{rows} record{'s' if rows > 1 else ''}, {connections} connections"
+        label = load_label(rows, connections)
         cells = " | ".join(_cell(figures[v], key, rows) for v in ROLLOUT_VARIANTS)
         print(f"| {label} | {cells} |")
     logs = []
@@ -278,31 +324,11 @@ ROLLOUT_VARIANTS = ("continuum", "continuum-canary", "continuum-shadow")
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    from continuum.localkafka import LocalKafka
-
-    pin = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
-    with tempfile.TemporaryDirectory() as tmp:
-        kafka = LocalKafka(Path(tmp) / "kafka").start(port=0)
-        try:
-            if pin:
-                os.sched_setaffinity(0, {CLIENT_CPU})
-                # Every JVM thread, not just the main one.
-                subprocess.run(  # noqa: ASYNC221 - setup, before timing
-                    ["taskset", "-a", "-p", "-c", str(CLIENT_CPU), str(kafka.pid)],
-                    check=False, capture_output=True,
-                )  # fmt: skip
-            ours = await run_server("continuum", kafka.bootstrap_servers, args.seconds, pin)
-            theirs = await run_server("baseline", kafka.bootstrap_servers, args.seconds, pin)
-            rollouts = {"continuum": ours}
-            for variant in ROLLOUT_VARIANTS[1:] if args.rollouts else ():
-                rollouts[variant] = await run_server(
-                    variant, kafka.bootstrap_servers, args.seconds, pin
-                )
-        finally:
-            kafka.stop()
-    print_table(ours, theirs, args.seconds)
+    variants = ["continuum", "baseline", *(ROLLOUT_VARIANTS[1:] if args.rollouts else ())]
+    (figures,) = await run_servers(variants, args.seconds)
+    print_table(figures["continuum"], figures["baseline"], args.seconds)
     if args.rollouts:
-        print_rollouts(rollouts)
+        print_rollouts({variant: figures[variant] for variant in ROLLOUT_VARIANTS})
 
 
 def main() -> None:
