@@ -1,4 +1,6 @@
-"""The monitor's behaviour, one method per consumed event; Kafka wiring is in ``handlers``.
+"""The monitor's behaviour, one method per consumed event; Kafka wiring is in ``handlers``,
+a full window's drift decision in ``drift_alerts``, a full live window's ``QualityMeasured``
+in ``quality_reports``.
 
 State (pipelines, windows, joins) lives in memory and is touched only on the event loop;
 drift is computed in a worker thread on copies of it. Handlers mark an event as handled
@@ -14,30 +16,28 @@ from datetime import datetime
 from typing import Any
 
 from continuum.contracts import (
-    DriftDetected,
     Event,
     Feedback,
     ModelPromoted,
     PipelineChanged,
     PredictionLogged,
     PredictionsLogged,
-    QualityMeasured,
     RolloutChanged,
     utc_now,
 )
-from continuum.monitor.cooldown import CooldownStore, LastFired
+from continuum.monitor.cooldown import CooldownStore
 from continuum.monitor.directory import PipelineDirectory
 from continuum.monitor.drift import DriftDetector
-from continuum.monitor.evaluation import drift_event, evaluate_window, export_report
-from continuum.monitor.live_quality import measure
+from continuum.monitor.drift_alerts import DriftAlerts
 from continuum.monitor.metrics import MonitorMetrics
 from continuum.monitor.pipelines import PipelineState
 from continuum.monitor.quality import LoggedPrediction, PredictionJoin
 from continuum.monitor.quality_gauges import LiveQualityGauges, QualityTracker
+from continuum.monitor.quality_reports import QualityReports
 from continuum.monitor.registry_view import RegistryReader
 from continuum.monitor.rollout_watch import RolloutWatch
 from continuum.monitor.seen import SeenEvents
-from continuum.monitor.windows import FullWindow, WindowRow
+from continuum.monitor.windows import WindowRow
 from continuum.storage import ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,9 @@ class Monitor:
         self.cooldowns = cooldowns
         self.detector = detector or DriftDetector()
         self.clock = clock
+        self.drift_alerts = DriftAlerts(
+            detector=self.detector, store=store, metrics=metrics, cooldowns=cooldowns, clock=clock
+        )
         self.directory = PipelineDirectory(
             registry=registry,
             store=store,
@@ -80,6 +83,7 @@ class Monitor:
         self.join = PredictionJoin(join_capacity)
         self.quality = QualityTracker(metrics, quality_window_rows)
         self.live_gauges = LiveQualityGauges(metrics)
+        self.quality_reports = QualityReports(metrics, self.live_gauges)
         self.registry = registry
         self.rollouts = RolloutWatch(metrics, join_capacity)
         self.ready = asyncio.Event()
@@ -124,7 +128,7 @@ class Monitor:
         state = await self.directory.get(event.pipeline)
         if state is not None:
             # A drift event Kafka refused earlier goes first (raises to be redelivered).
-            await self._flush_drift(state)
+            await self.drift_alerts.flush(state, self.publish)
         if not self._first_time(event, "predictions"):
             return
         self.join.remember(
@@ -156,68 +160,7 @@ class Monitor:
         self.seen.add(event.event_id)
         self.directory.export_window(state)
         if full is not None:
-            await self._evaluate(state, full)
-
-    async def _evaluate(self, state: PipelineState, window: FullWindow) -> None:
-        champion = state.champion
-        assert champion is not None
-        try:
-            result = await asyncio.to_thread(
-                evaluate_window, self.detector, self.store, state.layout, window, champion
-            )
-        except Exception:
-            # A broken reference or an Evidently failure loses this window, not the service.
-            logger.exception("drift evaluation of %s v%d failed", state.name, window.model_version)
-            self.metrics.evaluation_errors.labels(state.name).inc()
-            return
-        champion.reference = result.reference
-        self.metrics.evaluation_seconds.labels(state.name).observe(result.seconds)
-        report = result.report
-        export_report(self.metrics, state.name, window.model_version, report)
-        logger.info(
-            "%s v%d: drift share %.2f (drifted: %s) in %.3f s",
-            state.name,
-            window.model_version,
-            report.drift_share,
-            ", ".join(report.drifted_columns) or "none",
-            result.seconds,
-        )
-        threshold = state.policy.drift_share_threshold
-        state.latest_drift = (
-            window.model_version,
-            report.drift_share,
-            report.drift_share >= threshold,
-        )
-        if report.drift_share < threshold:
-            return
-        if state.champion is not champion:
-            # Promoted while this window was evaluated: the old model's drift is moot.
-            self.metrics.drift_suppressed.labels(state.name, "champion_changed").inc()
-        elif state.pending_drift:
-            self.metrics.drift_suppressed.labels(state.name, "pending").inc()
-        elif not self.cooldowns.allows(state.name, self.clock(), state.policy.cooldown_seconds):
-            self.metrics.drift_suppressed.labels(state.name, "cooldown").inc()
-        else:
-            state.pending_drift.add(drift_event(state.name, champion, window, report, threshold))
-            await self._flush_drift(state)
-
-    async def _flush_drift(self, state: PipelineState) -> None:
-        def sent(event: DriftDetected) -> None:
-            fired = LastFired(
-                at=self.clock(), model_version=event.model_version, event_id=str(event.event_id)
-            )
-            # Only an accepted event starts the cooldown: a refused one is still to come.
-            self.cooldowns.record(state.name, fired)
-            self.metrics.drift_events.labels(state.name).inc()
-            logger.warning(
-                "drift on %s v%d: share %.2f >= %.2f",
-                state.name,
-                event.model_version,
-                event.drift_share,
-                event.threshold,
-            )
-
-        await state.pending_drift.flush(self.publish, sent)
+            await self.drift_alerts.evaluate(state, full, self.publish)
 
     # -- promotions and specs --------------------------------------------------------
     async def on_promotion(self, event: ModelPromoted) -> None:
@@ -255,7 +198,7 @@ class Monitor:
         await self.ready.wait()
         known = self.pipelines.get(event.pipeline)
         if known is not None:
-            await self._flush_quality(known)  # raises to be redelivered
+            await self.quality_reports.flush(known, self.publish)  # raises to be redelivered
         await self.rollouts.flush(event.pipeline, self.publish)
         if not self._first_time(event, "feedback"):
             return
@@ -274,55 +217,9 @@ class Monitor:
                 full = live.add(logged, event.label)
         self.seen.add(event.event_id)
         if state is not None and full:
-            self._measure(state, full)
-            await self._flush_quality(state)
+            self.quality_reports.measure(state, full)
+            await self.quality_reports.flush(state, self.publish)
         await self.rollouts.flush(event.pipeline, self.publish)
-
-    def _measure(self, state: PipelineState, full: list[tuple[LoggedPrediction, Any]]) -> None:
-        champion = state.champion
-        assert champion is not None
-        version = full[0][0].model_version
-        metric = state.spec.promotion.metric
-        measured = measure(state.spec.task, metric, full)
-        if measured is None:
-            logger.info("%s v%d: %s undefined on a live window", state.name, version, metric)
-            self.metrics.quality_windows.labels(state.name, "undefined").inc()
-            return
-        self.live_gauges.export(state.name, version, measured)
-        drift = (
-            state.latest_drift if state.latest_drift and state.latest_drift[0] == version else None
-        )
-        state.pending_quality.add(
-            QualityMeasured(
-                pipeline=state.name,
-                correlation_id=champion.correlation_id,
-                model_version=version,
-                window_start=measured.window_start,
-                window_end=measured.window_end,
-                rows=measured.rows,
-                metric=measured.metric,
-                value=measured.value,
-                std_error=measured.std_error,
-                metrics=measured.metrics,
-                drift_share=drift[1] if drift else None,
-                drifted=drift[2] if drift else False,
-            )
-        )
-
-    async def _flush_quality(self, state: PipelineState) -> None:
-        def sent(event: QualityMeasured) -> None:
-            self.metrics.quality_windows.labels(state.name, "measured").inc()
-            logger.info(
-                "%s v%d: live %s %.4f ± %.4f on %d rows",
-                state.name,
-                event.model_version,
-                event.metric,
-                event.value,
-                event.std_error,
-                event.rows,
-            )
-
-        await state.pending_quality.flush(self.publish, sent)
 
     # -- health ----------------------------------------------------------------------
     async def health(self) -> dict[str, Any]:
