@@ -271,19 +271,25 @@ def main() -> None:
               "the spec was in force, not counted)")  # fmt: skip
     # Records per CPU-second of the process (all its threads) is steadier than wall time
     # on a shared machine: other work on the pinned CPU stretches wall time, not CPU time.
-    print("\n| | records/s | seconds | share of raw | records/CPU-s | share of raw (CPU) |")
-    print("|---|---|---|---|---|---|")
+    print("\n| | records/s | seconds | share of raw aiokafka | share of kcat | "
+          "records/CPU-s | share of raw aiokafka (CPU) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+
+    def of_kcat(seconds: float) -> str:
+        return "-" if kcat is None else f"{kcat / seconds:.0%}"
+
     for views, ingest in runs:
         what = f"with {ingest['views']} feature view(s)" if views else "no feature views"
         cpu = ingest["cpu_seconds"]
         print(f"| Continuum ingest, {what} (validated, Parquet durable, committed) | "
               f"{total / ingest['seconds']:,.0f} | {ingest['seconds']:.2f} | "
-              f"{raw / ingest['seconds']:.0%} | {total / cpu:,.0f} | "
-              f"{raw_cpu / cpu:.0%} |")  # fmt: skip
-    print(f"| raw aiokafka consumer | {total / raw:,.0f} | {raw:.2f} | 100% | "
+              f"{raw / ingest['seconds']:.0%} | {of_kcat(ingest['seconds'])} | "
+              f"{total / cpu:,.0f} | {raw_cpu / cpu:.0%} |")  # fmt: skip
+    print(f"| raw aiokafka consumer | {total / raw:,.0f} | {raw:.2f} | 100% | {of_kcat(raw)} | "
           f"{total / raw_cpu:,.0f} | 100% |")  # fmt: skip
     if kcat is not None:
-        print(f"| kcat (process wall time) | {total / kcat:,.0f} | {kcat:.2f} | - | - | - |")
+        print(f"| kcat (process wall time) | {total / kcat:,.0f} | {kcat:.2f} | "
+              f"{raw / kcat:.0%} | 100% | - | - |")  # fmt: skip
 
 
 if __name__ == "__main__":
