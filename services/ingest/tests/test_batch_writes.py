@@ -51,6 +51,7 @@ async def test_lanes_write_side_by_side_in_order_and_commit_after_all(
 ) -> None:
     h = await ready(harness_factory())
     await h.engine.handle(polled(10, 0, bad_at=4) + polled(9, 1))
+    await h.engine.settle()  # the step returned once its writes started (write-behind)
     # Every batch of a lane in offset order; the bad record dead-lettered alone.
     assert stored_offsets(h) == {0: [0, 1, 2, 3, 5, 6, 7, 8, 9], 1: list(range(9))}
     kinds = [kind for kind, _ in h.log]
@@ -74,18 +75,20 @@ async def test_a_failed_lane_write_commits_nothing_and_the_reread_duplicates_not
 
     h.store.put = flaky_put  # type: ignore[method-assign]
     messages = polled(9, 0) + polled(9, 1)
+    await h.engine.handle(messages)  # returns once the writes started
     try:
-        await h.engine.handle(messages)
+        await h.engine.settle()
     except OSError:
         pass
     else:
-        raise AssertionError("the failed write must fail the step")
+        raise AssertionError("the failed write must be raised once waited for")
     assert h.committer.commits == []  # partition 0's batches are durable, yet wait too
     targets = await h.engine.rewind()
     assert targets == {TP0: 0, TP1: 0}
 
     broken["on"] = False
     await h.engine.handle(messages)  # Kafka redelivers from the committed offsets
+    await h.engine.settle()
     # Each row once, in order: batches written before the failure are skipped as covered
     # (their events announced again under the same ids), the rest written now.
     assert stored_offsets(h) == {0: list(range(9)), 1: list(range(9))}
@@ -122,5 +125,6 @@ async def test_a_check_failing_after_a_cut_started_waits_for_that_write_and_comm
     await h.engine.rewind()
     broken["on"] = False
     await h.engine.handle(messages)
+    await h.engine.settle()
     assert stored_offsets(h) == {0: [0, 2, 3, 4, 5, 6], 1: list(range(6))}
     assert h.committer.last(TP0) == 7 and h.committer.last(TP1) == 6

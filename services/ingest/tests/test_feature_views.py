@@ -223,7 +223,8 @@ async def test_a_fold_that_fails_before_its_commit_leaves_the_kept_state_as_it_w
     await h.engine.install(make_record(spec()))
     await h.engine.on_assigned([TP0])
     with pytest.raises(OSError, match="online store down"):
-        await h.engine.handle(messages(records))
+        await h.engine.handle(messages(records))  # returns once its writes started
+        await h.engine.settle()
     assert writer.folded_offset("flights", TP0.topic, 0) == 2
     targets = await h.engine.rewind()
     await h.engine.handle(messages(records[targets[TP0] :], start=targets[TP0]))

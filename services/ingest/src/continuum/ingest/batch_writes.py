@@ -1,28 +1,33 @@
-"""Writing the batches one engine step cut: a lane's in order, different lanes side by side.
+"""Writing cut batches: a lane's in order, different lanes and steps side by side.
 
 A poll of several partitions fills several batches. Each must be written (Parquet bytes,
 then its manifest), folded into the pipeline's feature views and announced before any
 offset it covers is committed. Done one batch after another, ingest spent a large share
-of its time idle, waiting on four fsyncs and a broker acknowledgement per batch. Here
-each lane's batches still go strictly one after the other (a lane's manifest of batch
-k+1 must not exist before batch k's event is acknowledged: on restart only a lane's
-newest manifest is announced again), while different lanes' batches overlap.
+of its time idle, waiting on four fsyncs and a broker acknowledgement per batch. Here a
+batch starts writing the moment it is cut and the engine's step returns once its writes
+have *started* (write-behind): the next polls are checked while they finish, and the
+engine commits what a step covered once :class:`Pending` says it is durable
+(:mod:`commit_points`). Each lane's batches still go strictly one after the other, across
+steps too (a lane's manifest of batch k+1 must not exist before batch k's event is
+acknowledged: on restart only a lane's newest manifest is announced again), and a batch
+waits for the rejections recorded before it (a manifest says every offset up to its last
+is durable, rejections among them included).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 
 from continuum.contracts import Event, utc_now
 from continuum.ingest.feature_views import FeatureViewWriter
-from continuum.ingest.lanes import Lane, write_batch
+from continuum.ingest.lanes import Lane, TopicPartition, write_batch
 from continuum.ingest.manifest import LaneManifest, ManifestStore
 from continuum.ingest.metrics import IngestMetrics
 from continuum.ingest.ports import EventPublisher
@@ -41,8 +46,32 @@ class Cut:
     """The detached buffer (:meth:`Lane.detach`): what the batch holds."""
 
 
+@dataclass(slots=True)
+class Pending:
+    """What one engine step started: its batch writes and rejection acknowledgements."""
+
+    done: asyncio.Future[list[None]] | None = None
+    """Resolves when all of them are durable, or with the first failure (None: nothing
+    was started)."""
+    firsts: dict[TopicPartition, int] = field(default_factory=dict)
+    """The oldest source offset each partition has in these batches (not durable yet)."""
+
+    def failure(self) -> BaseException | None:
+        """The failure it already ended with, if any."""
+        done = self.done
+        return _failure(done) if done is not None and done.done() else None
+
+
+def _failure(future: asyncio.Future[Any]) -> BaseException | None:
+    return asyncio.CancelledError() if future.cancelled() else future.exception()
+
+
+def _succeeded(future: asyncio.Future[Any]) -> bool:
+    return future.done() and _failure(future) is None
+
+
 class BatchWriter:
-    """Writes, folds and announces cut batches; returns once every one is announced."""
+    """Starts, folds and announces cut batches; :meth:`seal` hands a step's writes over."""
 
     def __init__(
         self,
@@ -57,133 +86,100 @@ class BatchWriter:
         self.publisher = publisher
         self.metrics = metrics
         self.features = features
-        self._tails: dict[int, asyncio.Task[None]] = {}
-        """The newest started write of each lane (by the live lane's id)."""
-        self.overlap = False
-        """Start each cut at once (within a poll step) rather than queue it."""
-        self._pending: list[Event] = []
+        self._tails: dict[tuple[str, TopicPartition], asyncio.Future[None]] = {}
+        """The newest started write of each lane, kept across steps until it succeeded."""
         self._acked: asyncio.Future[None] | None = None
-        self._queued: list[Cut] = []
+        """The newest started publish of rejections (each waits for the one before)."""
+        self._rejected: list[Event] = []
+        """Rejections recorded and not yet started."""
+        self._started: list[asyncio.Future[None]] = []
+        self._firsts: dict[TopicPartition, int] = {}
+        self._running: set[asyncio.Future[None]] = set()
+        """Every write and publish started and not yet ended (what :meth:`drain` waits for)."""
 
     # -- one engine step ----------------------------------------------------------------
-    @contextlib.asynccontextmanager
-    async def step(self) -> AsyncIterator[None]:
-        """A poll step's checks: cuts start at once; if the checks fail, the writes
-        started are waited for (never left running behind a rewind) and the failure told."""
-        self.reset()
-        self.overlap = True
-        try:
-            yield
-        except BaseException:
-            with contextlib.suppress(Exception):  # the check's failure is the one to tell
-                await self.settle_started()
-            raise
-        finally:
-            self.overlap = False
-
     def reject(self, event: Event) -> None:
         """A rejection to acknowledge before any later cut's manifest (and the commit)."""
-        self._pending.append(event)
+        self._rejected.append(event)
 
     def cut(self, cut: Cut) -> None:
-        """A full buffer: started now (behind the rejections so far) or queued."""
-        if not self.overlap:
-            self._queued.append(cut)
-            return
-        if self._pending:  # the cut's manifest waits for these acknowledgements
-            events, self._pending = self._pending, []
-            self._acked = asyncio.ensure_future(self._publish_after(self._acked, events))
-        self.start(cut, self._acked)
+        """Start writing ``cut`` now, behind its lane's earlier cuts (of any step) and the
+        acknowledgement of the rejections recorded so far.
 
-    async def durable(self) -> None:
-        """Everything given so far acknowledged and announced; raise the first failure.
-
-        Rejections go first: a manifest says every message up to its last offset is
-        durable, so rejections among those offsets must be acknowledged before it exists.
+        The caller keeps checking other partitions meanwhile: their CPU work overlaps
+        this batch's fsyncs and broker acknowledgement.
         """
-        if self._pending:
-            events, self._pending = self._pending, []
-            await self.publisher.publish(events)
-        await self.settle_started()
-        if self._queued:
-            cuts, self._queued = self._queued, []
-            await self.write(cuts)
+        self._publish_rejected()
+        key = (cut.lane.pipeline, cut.lane.tp)
+        write = self._track(self._write_after(self._tails.get(key), self._acked, cut))
+        self._tails[key] = write
+        self._started.append(write)
+        tp, first = cut.rows.tp, cut.rows.first_offset
+        if first is not None:
+            self._firsts[tp] = min(first, self._firsts.get(tp, first))
+
+    def seal(self) -> Pending:
+        """End a step: start publishing its remaining rejections; what it started."""
+        self._publish_rejected()
+        started, self._started = self._started, []
+        firsts, self._firsts = self._firsts, {}
+        # A lane's chain need not wait on a write that succeeded; a failed one stays, so
+        # nothing is ever written behind it (until the rewind's reset).
+        self._tails = {key: tail for key, tail in self._tails.items() if not _succeeded(tail)}
+        return Pending(asyncio.gather(*started) if started else None, firsts)
+
+    async def durable(self, pending: Pending) -> None:
+        """Wait until ``pending`` is durable; raise its first failure.
+
+        Shielded: a waiter cancelled (e.g. by a timeout) never cancels the writes.
+        """
+        if pending.done is not None:
+            await asyncio.shield(pending.done)
+
+    async def drain(self) -> None:
+        """Wait for every started write and publish to end, failures ignored (they are told
+        through :meth:`durable`): nothing is left running behind a rewind or a revoke."""
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
 
     def reset(self) -> None:
-        """Forget what was given and not yet made durable (a new step, or a rewind)."""
-        self._pending, self._acked, self._queued = [], None, []
+        """Forget every chain and what was recorded (a rewind, after :meth:`drain`)."""
+        self._tails, self._acked, self._rejected = {}, None, []
+        self._started, self._firsts = [], {}
 
-    async def settle_started(self) -> None:
-        """Wait for the writes started and the rejections they waited on."""
-        try:
-            await self.settle()
-        finally:
-            if self._acked is not None:  # a failure here failed the cuts behind it too
-                acked, self._acked = self._acked, None
-                await asyncio.gather(acked, return_exceptions=True)
+    def _publish_rejected(self) -> None:
+        if self._rejected:  # later cuts' manifests wait for these acknowledgements
+            events, self._rejected = self._rejected, []
+            self._acked = self._track(self._publish_after(self._acked, events))
+            self._started.append(self._acked)
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+        future = asyncio.ensure_future(work)
+        self._running.add(future)
+        future.add_done_callback(self._running.discard)
+        return future
 
     async def _publish_after(
         self, earlier: asyncio.Future[None] | None, events: list[Event]
     ) -> None:
         if earlier is not None:
-            await earlier
+            await asyncio.shield(earlier)  # its failure fails this one
         await self.publisher.publish(events)
 
     # -- writes -------------------------------------------------------------------------
-
-    def start(self, cut: Cut, after: asyncio.Future[None] | None) -> None:
-        """Start writing ``cut`` now, behind its lane's earlier cuts and ``after`` (the
-        acknowledgement of the rejections among its offsets); :meth:`settle` awaits it.
-
-        The caller keeps checking other partitions meanwhile: their CPU work overlaps
-        this batch's fsyncs and broker acknowledgement.
-        """
-        previous = self._tails.get(id(cut.lane))
-        self._tails[id(cut.lane)] = asyncio.ensure_future(self._write_after(previous, after, cut))
-
-    async def settle(self) -> None:
-        """Wait for every started write to end; raise the first failure.
-
-        Every chain runs to its end or its first failure before this returns, so a
-        failure never leaves a write running behind the caller's rewind.
-        """
-        tails, self._tails = list(self._tails.values()), {}
-        outcomes = await asyncio.gather(*tails, return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-
     async def _write_after(
         self,
-        previous: asyncio.Task[None] | None,
+        previous: asyncio.Future[None] | None,
         after: asyncio.Future[None] | None,
         cut: Cut,
     ) -> None:
+        # Shielded: these are awaited by the step's gather as well, never cancelled here.
         if previous is not None:
-            await previous  # its failure fails this one: no manifest past an unwritten batch
+            # Its failure fails this one: no manifest past an unwritten batch.
+            await asyncio.shield(previous)
         if after is not None:
-            await asyncio.shield(after)  # shared by the cuts of the step so far
+            await asyncio.shield(after)  # the rejections recorded before this cut
         await self._write_one(cut)
-
-    async def write(self, cuts: Sequence[Cut]) -> None:
-        """Write ``cuts`` (each lane's in the given order); raise the first failure.
-
-        Every lane's chain runs to its end or its first failure before this returns, so a
-        failure never leaves a write running behind the caller's rewind.
-        """
-        chains: dict[int, list[Cut]] = {}
-        for cut in cuts:
-            chains.setdefault(id(cut.lane), []).append(cut)
-        outcomes = await asyncio.gather(
-            *(self._write_chain(chain) for chain in chains.values()), return_exceptions=True
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-
-    async def _write_chain(self, chain: Sequence[Cut]) -> None:
-        for cut in chain:
-            await self._write_one(cut)
 
     async def _write_one(self, cut: Cut) -> None:
         started = time.perf_counter()

@@ -5,17 +5,18 @@ duplicates" logic is unit-tested with fakes. The consumer loop feeds it polled m
 
 The rule behind every commit: a partition's offset is committed only up to the first
 message that is not yet durable, i.e. not in a written, recorded and announced batch
-and not a rejection acknowledged by Kafka. Per partition that is
-``min(last fully processed offset + 1, first offset still buffered in any lane)``.
+and not a rejection acknowledged by Kafka (:mod:`commit_points`).
 
-A batch a step fills starts writing when it is cut (:mod:`batch_writes`: behind its
-lane's earlier batches and the rejections so far) while the step checks the other
-partitions; the step commits once everything is durable.
+Write-behind: a batch starts writing when it is cut (:mod:`batch_writes`: behind its
+lane's earlier batches and the rejections so far); a step returns once its writes
+started and the next polls are checked while they end (at most ``in_flight_steps``
+steps unsettled). A failed write is raised by a later call: then :meth:`rewind`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from bisect import bisect_right
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from continuum.ingest.batch_check import BatchChecker
 from continuum.ingest.batch_writes import BatchWriter, Cut
 from continuum.ingest.catalog import Catalog, PipelineEntry
+from continuum.ingest.commit_points import CommitPoints
 from continuum.ingest.feature_views import FeatureViewWriter
 from continuum.ingest.lane_book import LaneBook
 from continuum.ingest.lanes import Lane, TopicPartition
@@ -55,7 +57,10 @@ class IngestEngine:
         metrics: IngestMetrics,
         clock: Callable[[], float] = time.monotonic,
         features: FeatureViewWriter | None = None,
+        in_flight_steps: int = 2,
     ) -> None:
+        """``in_flight_steps``: how many steps' writes may be unsettled at a time (a new
+        step waits for the oldest beyond that)."""
         self.catalog = Catalog()
         self.store = store
         self.manifests = ManifestStore(store)
@@ -66,11 +71,9 @@ class IngestEngine:
         self.lock = asyncio.Lock()
         self.writer = BatchWriter(store, self.manifests, publisher, metrics, features)
         self.book = LaneBook(self.catalog, self.manifests, publisher, metrics, features)
+        self.commits = CommitPoints(self.writer, committer, in_flight_steps, self._on_durable)
         self.owned: set[TopicPartition] = set()
-        self.processed: dict[TopicPartition, int] = {}
-        self.committed: dict[TopicPartition, int] = {}
-        self.session_start: dict[TopicPartition, int] = {}
-        self._tentative: dict[TopicPartition, int] = {}
+        self._checked: dict[TopicPartition, int] = {}
 
     # -- specs (called by the spec sync) ---------------------------------------------
     async def announce(self, name: str, source_topic: str, spec_version: int) -> None:
@@ -124,18 +127,18 @@ class IngestEngine:
                         logger.exception("could not load the manifest of %s %s", entry.name, tp)
 
     async def on_revoked(self, tps: Iterable[TopicPartition]) -> None:
-        """Give partitions away: flush their lanes and commit while we still own them."""
+        """Give partitions away: flush their lanes, wait for every write in flight and
+        commit while we still own them (no write of ours runs on under the next owner)."""
         revoked = set(tps)
         async with self.lock:
             try:
                 await self._flush_lanes(lambda lane: lane.tp in revoked)
             except Exception:  # not committed, so the next owner reads them again
                 logger.exception("flush on revoke failed; the next owner re-reads the rows")
+                await self._commit()  # the steps settled before the failure are durable
             self.book.drop(lambda lane: lane.tp in revoked)
-            for tp in revoked:
-                self.owned.discard(tp)
-                for state in (self.processed, self.committed, self.session_start):
-                    state.pop(tp, None)
+            self.owned -= revoked
+            self.commits.forget(revoked)
 
     # -- data -------------------------------------------------------------------------
     async def handle(
@@ -145,17 +148,26 @@ class IngestEngine:
 
         ``messages`` is a list of messages or, as the consumer polls them, each
         partition's records. Returns the partitions that must wait for a spec, with the
-        offset to seek back to.
+        offset to seek back to, once the batches it cut started writing. After it raised
+        (a check's failure or an earlier write's) the caller must :meth:`rewind`.
         """
         runs = messages if isinstance(messages, Mapping) else by_partition(messages)
         blocked: dict[TopicPartition, int] = {}
         async with self.lock:
-            self._tentative = {}
-            async with self.writer.step():
+            self._checked = {}
+            if runs:  # its writes may not exceed the bound
+                await self.commits.make_room()
+            try:
                 for tp, run in runs.items():
                     await self._handle_run(TopicPartition(*tp), run, blocked)
-            await self._write_cuts()
-            await self._commit()
+            except BaseException:
+                # The check's failure is the one told; the writes it started are tracked
+                # and end first (never left running behind the rewind).
+                self.commits.add(self.writer.seal(), {})
+                await self.writer.drain()
+                raise
+            self.commits.add(self.writer.seal(), self._checked)
+            await self._settle_and_commit()
         return blocked
 
     async def _handle_run(
@@ -163,7 +175,7 @@ class IngestEngine:
     ) -> None:
         if not run or tp not in self.owned:
             return
-        self.session_start.setdefault(tp, run[0].offset)
+        self.commits.session_start.setdefault(tp, run[0].offset)
         entries = self.catalog.for_topic(tp.topic)
         if not all(e.ready for e in entries):
             blocked[tp] = run[0].offset
@@ -172,43 +184,49 @@ class IngestEngine:
         values = [m.value for m in run]
         for entry in entries:
             await self._check(entry, tp, offsets, values)
-        self._tentative[tp] = offsets[-1]
+        self._checked[tp] = offsets[-1]  # processed once the step's writes are durable
 
     async def flush_due(self) -> None:
-        """Flush every lane whose oldest row waited ``flush_seconds`` (the timer's tick)."""
+        """Flush (write-behind) each lane whose oldest row waited ``flush_seconds``; commit."""
         now = self.clock()
         async with self.lock:
-            await self._flush_lanes(
+            await self.commits.settle_done()
+            due = self.book.select(
                 lambda lane: (
                     lane.started_at is not None
                     and lane.record is not None
                     and now - lane.started_at >= lane.record.spec.ingest.flush_seconds
                 )
             )
+            if due:
+                await self.commits.make_room()
+                for lane in due:
+                    self._cut(lane)
+                self.commits.add(self.writer.seal(), {})
+            await self._settle_and_commit()
 
     async def flush_all(self) -> None:
-        """Flush every buffered row and commit (on shutdown)."""
+        """Flush every buffered row, wait for every write and commit (on shutdown)."""
         async with self.lock:
             await self._flush_lanes(lambda lane: True)
+
+    async def settle(self) -> None:
+        """Wait for every write in flight and commit what it covers (no lane is flushed)."""
+        async with self.lock:
+            await self._flush_lanes(lambda lane: False)
 
     async def rewind(self) -> dict[TopicPartition, int]:
         """After a failure: drop every buffer and lane; the offsets to seek each partition to.
 
         Nothing past the committed offsets is durable-and-committed, so reading again from
-        there loses nothing; manifests make the re-read skip rows already in batches.
+        there loses nothing; manifests make the re-read skip rows already in batches. Writes
+        in flight end first (none runs on behind the re-read).
         """
         async with self.lock:
             self.metrics.recoveries.inc()
-            targets: dict[TopicPartition, int] = {}
-            for tp in self.owned:
-                start = self.committed.get(tp, self.session_start.get(tp))
-                if start is not None:
-                    targets[tp] = start
+            await self.commits.abandon()
             self.book.drop(lambda lane: True)
-            self.processed.clear()
-            self._tentative = {}
-            self.writer.reset()
-            return targets
+            return self.commits.restart_points(self.owned)
 
     def buffered_rows(self) -> int:
         """Rows waiting in memory across lanes."""
@@ -262,40 +280,28 @@ class IngestEngine:
         lane.last_offset = offsets[-1]
 
     def _cut(self, lane: Lane) -> None:
-        """Take a lane's buffer off it, to the writer (durable by :meth:`_write_cuts`)."""
+        """Take a lane's buffer off it, to the writer (it starts writing now)."""
         if lane.row_count:
             self.metrics.buffered_rows.labels(lane.pipeline).dec(lane.row_count)
             self.writer.cut(Cut(lane, lane.detach()))
 
-    async def _write_cuts(self) -> None:
-        """Make everything handled so far durable: rejections acked, cut batches announced."""
-        await self.writer.durable()
-        self.processed.update(self._tentative)
-        self._tentative = {}
-
     async def _flush_lanes(self, which: Callable[[Lane], bool]) -> None:
+        """Cut the lanes ``which`` picks, wait for every write in flight, commit."""
         for lane in self.book.select(which):
             self._cut(lane)
-        await self._write_cuts()
+        self.commits.add(self.writer.seal(), {})
+        await self.commits.settle_all()
         await self._commit()
 
     async def _commit(self) -> None:
-        offsets: dict[TopicPartition, int] = {}
-        for tp in self.owned:
-            if tp not in self.processed:
-                continue
-            point = self.processed[tp] + 1
-            first = self.book.first_buffered(tp)
-            if first is not None:
-                point = min(point, first)
-            # The session started at the committed offset: committing it again is a no-op.
-            if point > self.committed.get(tp, self.session_start.get(tp, -1)):
-                offsets[tp] = point
-        if not offsets:
-            return
-        try:
-            await self.committer.commit(offsets)
-        except Exception as exc:  # e.g. a rebalance: a later commit (or the next owner) catches up
-            logger.warning("offset commit failed (%s); will commit again later", exc)
-            return
-        self.committed.update(offsets)
+        await self.commits.commit(self.owned, self.book.first_buffered)
+
+    async def _settle_and_commit(self) -> None:
+        await self.commits.settle_done()
+        await self._commit()
+
+    async def _on_durable(self) -> None:
+        """A step's writes ended: commit now, not at the next poll (which may be a tick away)."""
+        async with self.lock:
+            with contextlib.suppress(Exception):  # a failure is raised by the next call
+                await self._settle_and_commit()
