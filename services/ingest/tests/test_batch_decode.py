@@ -4,6 +4,7 @@ decoder's reason; a message only the fast decoder refuses is still judged by the
 from __future__ import annotations
 
 import json
+import sys
 
 from ingest_testkit import good, make_spec
 
@@ -51,3 +52,29 @@ def test_a_message_only_the_fast_decoder_refuses_is_judged_by_the_rules() -> Non
     assert run.rejected == []
     assert run.offsets == list(range(len(values)))
     assert run.rows.column("distance").to_pylist() == [1089.0, 1089.0, 1089.0, 1000.0, 1089.0]
+
+
+def test_what_msgspec_skips_unread_is_still_refused_like_the_reference_decoder() -> None:
+    # msgspec skips an unknown key's value without checking its UTF-8 or converting its
+    # integers; the stdlib refuses the whole message (not UTF-8; more digits than Python
+    # converts). Before the suspects scan, the run accepted both.
+    spec = make_spec()
+    long_int = b"9" * (sys.get_int_max_str_digits() + 1)
+    odd = [
+        b'{"note": "\xff", ' + encoded(good())[1:],
+        b'{"note": [' + long_int + b"], " + encoded(good())[1:],
+        b'{"note": "caf\xc3\xa9", ' + encoded(good())[1:],  # UTF-8, not ASCII: fine
+    ]
+    values: list[bytes | None] = [encoded(good()), *odd, None, encoded(good())]
+    run = BatchChecker(spec).check(0, list(range(len(values))), values)
+
+    assert run.offsets == [0, 3, 5]
+    assert [r.offset for r in run.rejected] == [1, 2, 4]
+    for refused in run.rejected:
+        reference = validate_record(spec, refused.value)
+        assert isinstance(reference, list)
+        assert [(p.field, p.code, p.message) for p in refused.problems] == [
+            (p.field, p.code, p.message) for p in reference
+        ]
+    assert run.rejected[0].problems[0].message.startswith("not UTF-8")
+    assert "Exceeds the limit" in run.rejected[1].problems[0].message
