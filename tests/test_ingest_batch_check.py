@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from continuum.contracts import PipelineSpec
-from continuum.ingest.batch_check import BatchChecker
+from continuum.ingest.batch_check import BatchChecker, CheckedRun
 from continuum.ingest.parquet_batch import SOURCE_OFFSET, SOURCE_PARTITION
-from continuum.ingest.validation import ValidRow, validate_record
+from continuum.ingest.validation import Problem, ValidRow, validate_record
 from tests.test_record_contract import ANY_VALUE, records, specs
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -126,11 +126,22 @@ def test_a_run_is_accepted_and_refused_exactly_as_record_by_record(data: st.Data
     spec = data.draw(specs())
     values = data.draw(messages(spec))
     offsets = list(range(100, 100 + len(values)))
-    run = BatchChecker(spec).check(3, offsets, values)
-
     expected = {
         offset: validate_record(spec, raw) for offset, raw in zip(offsets, values, strict=True)
     }
+    for one_by_one, give_up in PATHS:
+        checker = BatchChecker(spec)
+        checker.one_by_one, checker.give_up = one_by_one, give_up
+        assert_run_is(expected, checker.check(3, offsets, values))
+
+
+PATHS = [(128, 64), (-1, 64), (-1, -1)]
+"""Where what the strict struct refuses goes: record by record (the default for runs this
+small); to the loose struct's column checks; there, with the rest of the run too as soon
+as refusals are a fifth of it (as when most of a long run is refused strictly)."""
+
+
+def assert_run_is(expected: dict[int, ValidRow | list[Problem]], run: CheckedRun) -> None:
     accepted = {o: r for o, r in expected.items() if isinstance(r, ValidRow)}
     assert run.offsets == list(accepted)
     rows = run.rows.to_pylist()

@@ -48,14 +48,14 @@ import pyarrow as pa
 from msgspec.structs import astuple
 from pydantic_core import from_json
 
-from continuum.contracts import PipelineSpec, RecordChecker, RecordProblem
+from continuum.contracts import CheckedRecord, PipelineSpec, RecordChecker, RecordProblem
 from continuum.contracts.record_rules import CategoricalRule
 from continuum.ingest.batch_columns import in_run_order, loose_column, strict_column, strict_type
 from continuum.ingest.parquet_batch import arrow_schema
 from continuum.ingest.validation import ingest_checker, parse_json_object
 
-_GIVE_UP = 64
-"""Strict refusals in a run after which, if they are a fifth of it, the rest is loose."""
+Part = tuple[np.ndarray, list[pa.Array]]
+"""Rows of a run: their positions in it and their columns."""
 
 
 class Rejected(NamedTuple):
@@ -123,6 +123,12 @@ def _is_utf8(raw: Any) -> bool:
 class BatchChecker:
     """Checks runs of messages against one spec (build once per spec, like the checker)."""
 
+    give_up = 64
+    """Strict refusals in a run after which, if they are a fifth of it, the rest is loose."""
+    one_by_one = 128
+    """At most this many messages the strict struct refuses are decided record by record
+    (no per-column fixed costs, a refused one read once); more go to the loose struct."""
+
     def __init__(self, spec: PipelineSpec, checker: RecordChecker | None = None) -> None:
         self.spec = spec
         self.checker = checker or ingest_checker(spec)
@@ -169,53 +175,77 @@ class BatchChecker:
         """Check the messages ``values`` (at ``offsets``, ascending) of one partition."""
         suspects = _suspects(values)
         strict_at, strict, rest = self._decode_strict(values, suspects)
-        loose_at, loose, refused = self._decode_loose(values, rest, suspects)
-        bad = list(refused)
-        kept: list[tuple[np.ndarray, list[pa.Array]]] = []
-        for at, records, is_strict in ((strict_at, strict, True), (loose_at, loose, False)):
-            if not records:
-                continue
-            arrays, flagged = self._columns(records, is_strict)
-            if flagged is not None:
-                bad += at[flagged].tolist()
-                keep = ~flagged
-                at, arrays = at[keep], [array.filter(pa.array(keep)) for array in arrays]
-            if len(at):
-                kept.append((at, arrays))
-        at, arrays = in_run_order(kept, self._types)
+        problems: dict[int, list[RecordProblem]] = {}
+        parts = [self._part(values, strict_at, strict, True, problems)]
+        if len(rest) <= self.one_by_one:
+            parts.append(self._one_by_one(values, rest, problems))
+        else:
+            loose_at, loose = self._decode_loose(values, rest, suspects, problems)
+            parts.append(self._part(values, loose_at, loose, False, problems))
+        at, arrays = in_run_order([part for part in parts if part is not None], self._types)
         accepted = np.asarray(offsets, dtype=np.int64)[at]
         arrays.append(pa.array(np.full(len(at), partition, dtype=np.int32)))
         arrays.append(pa.array(accepted))
         rows = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
-        return CheckedRun(rows, accepted.tolist(), self._rejected(offsets, values, bad, refused))
+        rejected = [Rejected(offsets[i], values[i], problems[i]) for i in sorted(problems)]
+        return CheckedRun(rows, accepted.tolist(), rejected)
 
-    def _rejected(
+    def _decide(self, raw: bytes | None) -> CheckedRecord | list[RecordProblem]:
+        """The per-record contract: the reference decoder's reading, then the rules."""
+        decision = _reference(raw)
+        return [decision] if isinstance(decision, RecordProblem) else self.checker.check(decision)
+
+    def _part(
         self,
-        offsets: Sequence[int],
         values: Sequence[bytes | None],
-        bad: list[int],
-        refused: dict[int, RecordProblem],
-    ) -> list[Rejected]:
-        """The flagged messages with the per-record contract's reasons, in offset order."""
-        rejected = []
-        for i in sorted(bad):
-            # The reference decoder's reading, for the reasons in the contract's words.
-            decision = refused[i] if i in refused else _reference(values[i])
-            problems = (
-                [decision] if isinstance(decision, RecordProblem) else self.checker.check(decision)
-            )
-            if not isinstance(problems, list):
-                # The vectorised rules only flag what a rule refuses; never reached.
-                problems = [RecordProblem("$", "internal", "internal", "batch check disagreed")]
-            rejected.append(Rejected(offsets[i], values[i], problems))
-        return rejected
+        at: np.ndarray,
+        records: list[Any],
+        strict: bool,
+        problems: dict[int, list[RecordProblem]],
+    ) -> Part | None:
+        """The rows of ``records`` (at ``at``) the rules accept; the others' ``problems``,
+        in the contract's words (each flagged message is decided again, record by record)."""
+        if not records:
+            return None
+        arrays, flagged = self._columns(records, strict)
+        if flagged is not None:
+            for i in at[flagged].tolist():
+                result = self._decide(values[i])
+                # The vectorised rules only flag what a rule refuses: never a CheckedRecord.
+                internal = RecordProblem("$", "internal", "internal", "batch check disagreed")
+                problems[i] = result if isinstance(result, list) else [internal]
+            keep = ~flagged
+            at, arrays = at[keep], [array.filter(pa.array(keep)) for array in arrays]
+        return (at, arrays) if len(at) else None
+
+    def _one_by_one(
+        self,
+        values: Sequence[bytes | None],
+        rest: list[int],
+        problems: dict[int, list[RecordProblem]],
+    ) -> Part | None:
+        """The messages at ``rest`` decided record by record: the rows accepted, as
+        columns of the rules' typed values; the others' ``problems``."""
+        at: list[int] = []
+        rows: list[dict[str, Any]] = []
+        for i in rest:
+            result = self._decide(values[i])
+            if isinstance(result, list):
+                problems[i] = result
+            else:
+                at.append(i)
+                rows.append(result.values)
+        if not rows:
+            return None
+        named = zip(self._names, self._types, strict=True)
+        return np.array(at, np.int64), [pa.array([r[n] for r in rows], t) for n, t in named]
 
     def _decode_strict(
         self, values: Sequence[bytes | None], suspects: set[int]
     ) -> tuple[np.ndarray, list[Any], list[int]]:
         """The positions and structs of the messages the strict struct accepts; the others.
 
-        Once refusals pass :data:`_GIVE_UP` and a fifth of the run so far, the rest of
+        Once refusals pass :attr:`give_up` and a fifth of the run so far, the rest of
         the run is left to the loose decoder (a refusal costs an exception).
         """
         n = len(values)
@@ -234,16 +264,20 @@ class BatchChecker:
                 break
             except Exception:  # any refusal (or None): the loose path decides
                 failed.append(len(records) + len(failed))
-                if len(failed) > _GIVE_UP and 4 * len(failed) > len(records):
+                if len(failed) > self.give_up and 4 * len(failed) > len(records):
                     failed.extend(range(len(records) + len(failed), n))
                     break
         at = np.delete(np.arange(n), failed) if failed else np.arange(n)
         return at, records, failed
 
     def _decode_loose(
-        self, values: Sequence[bytes | None], rest: list[int], suspects: set[int]
-    ) -> tuple[np.ndarray, list[Any], dict[int, RecordProblem]]:
-        """The messages at ``rest`` as loose structs; those that are not an object.
+        self,
+        values: Sequence[bytes | None],
+        rest: list[int],
+        suspects: set[int],
+        problems: dict[int, list[RecordProblem]],
+    ) -> tuple[np.ndarray, list[Any]]:
+        """The messages at ``rest`` as loose structs; ``problems`` of those not an object.
 
         A message the loose decoder refuses (or a suspect) is read by the reference
         decoder: an object it accepts becomes a struct too (the rules decide on it),
@@ -252,7 +286,6 @@ class BatchChecker:
         decode = self._loose.decode
         at: list[int] = []
         records: list[Any] = []
-        refused: dict[int, RecordProblem] = {}
         for i in rest:
             raw, record = values[i], None
             if i not in suspects:
@@ -261,12 +294,12 @@ class BatchChecker:
             if record is None:
                 reference = _reference(raw)
                 if isinstance(reference, RecordProblem):
-                    refused[i] = reference
+                    problems[i] = [reference]
                     continue
                 record = self._struct(*(reference.get(name) for name in self._names))
             records.append(record)
             at.append(i)
-        return np.array(at, dtype=np.int64), records, refused
+        return np.array(at, dtype=np.int64), records
 
     def _columns(
         self, records: list[Any], strict: bool
