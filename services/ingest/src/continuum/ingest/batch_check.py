@@ -19,12 +19,13 @@ before: numpy, Arrow, the rule's own ``typed``. Once most of a run is refused st
 the rest of it goes loose directly (a refusal costs an exception).
 
 A message ``msgspec`` refuses altogether goes to the reference decoder
-(:func:`~continuum.ingest.validation.parse_json_object`) for its reason or its values.
-So does one ``msgspec`` would read where the reference refuses it: an unknown key's
-value is skipped without checking its UTF-8 or converting its integers (Python refuses
-more than ``sys.get_int_max_str_digits()`` digits), so such messages are picked out
-first (:func:`_suspects`). The accepted rows of both structs come out in offset order as
-one Arrow record batch with the batch schema, ready for Parquet.
+(:func:`~continuum.ingest.validation.parse_json_object`) for its reason or its values,
+and so does one ``msgspec`` would read where the reference refuses it (an unknown key's
+value is skipped without checking its UTF-8 or converting its integers: see
+:func:`~continuum.ingest.batch_columns.msgspec_only`). A few messages the strict struct
+refuses (up to :attr:`BatchChecker.one_by_one`) are decided record by record instead of
+through the loose struct. The accepted rows come out in offset order as one Arrow record
+batch with the batch schema, ready for Parquet.
 
 A flagged row is checked again by ``RecordChecker.check`` for its reasons, so a
 rejection says exactly what the per-record contract says (fields in spec order, same
@@ -34,8 +35,6 @@ values, is a property test (``tests/test_ingest_batch_check.py``).
 
 from __future__ import annotations
 
-import re
-import sys
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -50,7 +49,13 @@ from pydantic_core import from_json
 
 from continuum.contracts import CheckedRecord, PipelineSpec, RecordChecker, RecordProblem
 from continuum.contracts.record_rules import CategoricalRule
-from continuum.ingest.batch_columns import in_run_order, loose_column, strict_column, strict_type
+from continuum.ingest.batch_columns import (
+    in_run_order,
+    loose_column,
+    msgspec_only,
+    strict_column,
+    strict_type,
+)
 from continuum.ingest.parquet_batch import arrow_schema
 from continuum.ingest.validation import ingest_checker, parse_json_object
 
@@ -89,35 +94,6 @@ def _reference(raw: bytes | None) -> dict[str, Any] | RecordProblem:
             if type(data) is dict:
                 return data
     return parse_json_object(raw)
-
-
-def _suspects(values: Sequence[bytes | None]) -> set[int]:
-    """The messages ``msgspec`` may read where the reference decoder refuses them (it
-    skips an unknown key's value unchecked): not ASCII and not UTF-8, or with a digit run
-    longer than Python converts to an int. Two scans in C when there are none."""
-    try:
-        ascii_ = all(map(bytes.isascii, values))  # type: ignore[arg-type]
-        longest = max(map(len, values), default=0)  # type: ignore[arg-type]
-    except TypeError:  # a None (refused whatever the others hold), or not bytes
-        return _suspects([b"" if raw is None else bytes(raw) for raw in values])
-    found: set[int] = set()
-    if not ascii_:
-        found.update(i for i, raw in enumerate(values) if not _is_utf8(raw))
-    limit = sys.get_int_max_str_digits()
-    if limit and longest > limit:
-        digits = re.compile(rb"[0-9]{%d}" % (limit + 1)).search
-        found.update(i for i, raw in enumerate(values) if digits(raw))  # type: ignore[arg-type]
-    return found
-
-
-def _is_utf8(raw: Any) -> bool:
-    if raw.isascii():
-        return True
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 class BatchChecker:
@@ -173,7 +149,7 @@ class BatchChecker:
         self, partition: int, offsets: Sequence[int], values: Sequence[bytes | None]
     ) -> CheckedRun:
         """Check the messages ``values`` (at ``offsets``, ascending) of one partition."""
-        suspects = _suspects(values)
+        suspects = msgspec_only(values)
         strict_at, strict, rest = self._decode_strict(values, suspects)
         problems: dict[int, list[RecordProblem]] = {}
         parts = [self._part(values, strict_at, strict, True, problems)]

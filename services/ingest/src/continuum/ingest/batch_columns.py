@@ -13,12 +13,17 @@ Two kinds of rows, two kinds of column:
   :func:`loose_column` checks each column over all rows: numbers with numpy (finite,
   inclusive bounds), strings with Arrow, any other value through the rule's ``typed``.
 
-:func:`in_run_order` puts the kept rows of both kinds back in the run's order.
+:func:`in_run_order` puts the kept rows of both kinds back in the run's order, and
+:func:`msgspec_only` finds the messages ``msgspec`` would read where the reference
+decoder refuses them (so that neither struct reads them).
 """
 
 from __future__ import annotations
 
 import math
+import re
+import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -88,6 +93,35 @@ def _number(low: Any, high: Any) -> Any | None:
             bounds.append(bound)
     ge, le = bounds
     return float if ge is None and le is None else Annotated[float, msgspec.Meta(ge=ge, le=le)]
+
+
+def msgspec_only(values: Sequence[bytes | None]) -> set[int]:
+    """The messages ``msgspec`` may read where the reference decoder refuses them (it
+    skips an unknown key's value unchecked): not ASCII and not UTF-8, or with a digit run
+    longer than Python converts to an int. Two scans in C when there are none."""
+    try:
+        ascii_ = all(map(bytes.isascii, values))  # type: ignore[arg-type]
+        longest = max(map(len, values), default=0)  # type: ignore[arg-type]
+    except TypeError:  # a None (refused whatever the others hold), or not bytes
+        return msgspec_only([b"" if raw is None else bytes(raw) for raw in values])
+    found: set[int] = set()
+    if not ascii_:
+        found.update(i for i, raw in enumerate(values) if not _is_utf8(raw))
+    limit = sys.get_int_max_str_digits()
+    if limit and longest > limit:
+        digits = re.compile(rb"[0-9]{%d}" % (limit + 1)).search
+        found.update(i for i, raw in enumerate(values) if digits(raw))  # type: ignore[arg-type]
+    return found
+
+
+def _is_utf8(raw: Any) -> bool:
+    if raw.isascii():
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def strict_column(rule: ColumnRule, column: list[Any], arrow_type: pa.DataType) -> Column:
