@@ -71,8 +71,8 @@ def test_strict_and_loose_rows_come_out_in_offset_order() -> None:
 
 
 def test_a_run_mostly_refused_strictly_is_finished_loosely() -> None:
-    # Past 64 strict refusals making a fifth of the run, the rest goes straight to the
-    # loose decoder (more than one_by_one of them): same decisions, same order.
+    # Past give_up strict refusals making a fifth of the run, the rest goes straight to
+    # the loose decoder (more than one_by_one of them): same decisions, same order.
     values: list[bytes | None] = []
     for i in range(600):
         kind = i % 10
@@ -120,4 +120,16 @@ def test_rules_msgspec_cannot_bound_decide_like_the_rules(feature: dict[str, Any
     words = ["1", "", "a b", "x"]
     values: list[bytes | None] = [with_x(v) for v in [*NUMBERS, *words]]
     values.append(encoded({k: v for k, v in good().items() if k != "x"}))  # x absent
+    assert_like_record_by_record(spec, values)
+
+
+@pytest.mark.parametrize("classes", [[0, 1], [-3, 9], [-(2**63), 2**63 - 1], [2**53 + 1, 0]])
+def test_labels_of_every_json_spelling_decide_like_the_rules(classes: list[int]) -> None:
+    # Floats are strict labels when the classes are within 2**53: an integer beyond
+    # int64 reads as a float there, and -(2**63) - 1 would read as the class -(2**63).
+    spec = make_spec(schema={**SPEC["schema"], "target": {"name": "late", "classes": classes}})
+    labels = [*classes, *map(float, classes), -(2**63) - 1, 2**63, 2**64, 2**53 + 1]
+    labels += [1.0, 0.0, -0.0, 1.5, 9.0, -3.0, True, False, None, "1"]
+    values: list[bytes | None] = [encoded(good(late=label)) for label in labels]
+    values.append(b'{"late": 1e0, ' + encoded(good())[1:].replace(b'"late": 1, ', b""))
     assert_like_record_by_record(spec, values)

@@ -35,8 +35,7 @@ values, is a property test (``tests/test_ingest_batch_check.py``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import suppress
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, NamedTuple
@@ -96,14 +95,39 @@ def _reference(raw: bytes | None) -> dict[str, Any] | RecordProblem:
     return parse_json_object(raw)
 
 
+def _decode_all(
+    decode: Callable[[Any], Any], values: Sequence[bytes | None], give_up: int
+) -> tuple[list[Any], list[int]]:
+    """Each message decoded (in C, ``map``), and where ``decode`` refused one.
+
+    Once refusals pass ``give_up`` and a fifth of the run so far, the rest of the run
+    counts as refused (a refusal costs an exception: the loose decoder reads them).
+    """
+    records: list[Any] = []
+    extend = records.extend
+    failed: list[int] = []
+    it = iter(values)
+    while True:
+        try:  # extend keeps what it read before a refusal: that refusal is at len()
+            extend(map(decode, it))
+            break
+        except Exception:  # any refusal (or None: TypeError)
+            failed.append(len(records) + len(failed))
+            if len(failed) > give_up and 4 * len(failed) > len(records):
+                failed.extend(range(len(records) + len(failed), len(values)))
+                break
+    return records, failed
+
+
 class BatchChecker:
     """Checks runs of messages against one spec (build once per spec, like the checker)."""
 
-    give_up = 64
+    give_up = 16
     """Strict refusals in a run after which, if they are a fifth of it, the rest is loose."""
-    one_by_one = 128
-    """At most this many messages the strict struct refuses are decided record by record
-    (no per-column fixed costs, a refused one read once); more go to the loose struct."""
+    one_by_one = 32
+    """At most this many messages the strict struct refuses (or a 64th of the run) are
+    decided record by record: no per-column fixed costs, and a refused one is read once,
+    but a valid one costs more than in the loose struct's columns."""
 
     def __init__(self, spec: PipelineSpec, checker: RecordChecker | None = None) -> None:
         self.spec = spec
@@ -153,7 +177,7 @@ class BatchChecker:
         strict_at, strict, rest = self._decode_strict(values, suspects)
         problems: dict[int, list[RecordProblem]] = {}
         parts = [self._part(values, strict_at, strict, True, problems)]
-        if len(rest) <= self.one_by_one:
+        if len(rest) <= max(self.one_by_one, len(values) // 64):
             parts.append(self._one_by_one(values, rest, problems))
         else:
             loose_at, loose = self._decode_loose(values, rest, suspects, problems)
@@ -219,30 +243,14 @@ class BatchChecker:
     def _decode_strict(
         self, values: Sequence[bytes | None], suspects: set[int]
     ) -> tuple[np.ndarray, list[Any], list[int]]:
-        """The positions and structs of the messages the strict struct accepts; the others.
-
-        Once refusals pass :attr:`give_up` and a fifth of the run so far, the rest of
-        the run is left to the loose decoder (a refusal costs an exception).
-        """
+        """The positions and structs of the messages the strict struct accepts; the others
+        (with the rest of the run once refusals pass :attr:`give_up` and a fifth of it)."""
         n = len(values)
         if self._strict is None:
             return np.zeros(0, np.int64), [], list(range(n))
         if suspects:
             values = [None if i in suspects else raw for i, raw in enumerate(values)]
-        decode = self._strict.decode
-        records: list[Any] = []
-        extend = records.extend
-        failed: list[int] = []
-        it = iter(values)
-        while True:
-            try:  # extend keeps what it read before a refusal: that refusal is at len()
-                extend(map(decode, it))  # type: ignore[arg-type]  # None: TypeError
-                break
-            except Exception:  # any refusal (or None): the loose path decides
-                failed.append(len(records) + len(failed))
-                if len(failed) > self.give_up and 4 * len(failed) > len(records):
-                    failed.extend(range(len(records) + len(failed), n))
-                    break
+        records, failed = _decode_all(self._strict.decode, values, self.give_up)
         at = np.delete(np.arange(n), failed) if failed else np.arange(n)
         return at, records, failed
 
@@ -259,23 +267,22 @@ class BatchChecker:
         decoder: an object it accepts becomes a struct too (the rules decide on it),
         anything else is refused with the reference decoder's reason.
         """
-        decode = self._loose.decode
-        at: list[int] = []
-        records: list[Any] = []
-        for i in rest:
-            raw, record = values[i], None
-            if i not in suspects:
-                with suppress(Exception):  # any refusal (or None): the reference decides
-                    record = decode(raw)  # type: ignore[arg-type]  # None: TypeError
-            if record is None:
-                reference = _reference(raw)
-                if isinstance(reference, RecordProblem):
-                    problems[i] = [reference]
-                    continue
-                record = self._struct(*(reference.get(name) for name in self._names))
-            records.append(record)
-            at.append(i)
-        return np.array(at, dtype=np.int64), records
+        raws = [None if i in suspects else values[i] for i in rest]
+        records, failed = _decode_all(self._loose.decode, raws, len(raws))
+        at = np.delete(np.array(rest, np.int64), failed)
+        extra: list[tuple[int, Any]] = []  # read by the reference decoder
+        for i in (rest[j] for j in failed):
+            reference = _reference(values[i])
+            if isinstance(reference, RecordProblem):
+                problems[i] = [reference]
+            else:
+                extra.append((i, self._struct(*(reference.get(n) for n in self._names))))
+        if extra:  # back in run order
+            at = np.concatenate([at, np.array([i for i, _ in extra], np.int64)])
+            order = np.argsort(at, kind="stable")
+            records += [record for _, record in extra]
+            at, records = at[order], [records[k] for k in order.tolist()]
+        return at, records
 
     def _columns(
         self, records: list[Any], strict: bool

@@ -67,7 +67,9 @@ def strict_type(rule: ColumnRule) -> Any | None:
         values = sorted(rule.allowed) if rule.allowed is not None else None
         kind = str if values is None else Literal[tuple(values)] if values else _NEVER
     elif isinstance(rule, BinaryLabelRule):
-        kind = Literal[rule.classes]  # integers only: 1.0 is left to the loose path
+        kind = Literal[rule.classes]
+        if all(abs(label) <= 2**53 for label in rule.classes):
+            kind = kind | float  # 1.0 is 1 (typed below); so is an int beyond uint64
         if 0 in rule.classes and 1 in rule.classes:
             kind = kind | bool  # true is 1, false 0
     elif isinstance(rule, EventTimeRule):
@@ -129,10 +131,17 @@ def strict_column(rule: ColumnRule, column: list[Any], arrow_type: pa.DataType) 
     if isinstance(rule, NumericRule):
         return pa.array(column, pa.float64()), None  # finite floats and None
     if isinstance(rule, BinaryLabelRule):
-        try:
+        if set(map(type, column)) <= _INTS:
             return pa.array(column, pa.int64()), None
-        except _ARROW_TYPE_ERRORS:  # booleans: the rule's int(value)
-            return pa.array([None if v is None else int(v) for v in column], pa.int64()), None
+        # Floats and booleans typed by the rule, once per value: 1, 1.0 and true are one
+        # key and, as labels, one typing (an integral float outside the classes refused).
+        once = {value: rule.typed(value) for value in set(column) if value is not None}
+        out = list(map(once.get, column))
+        if not any(type(label) is RecordProblem for label in once.values()):
+            return pa.array(out, pa.int64()), None
+        flagged = np.fromiter((type(label) is RecordProblem for label in out), bool, len(out))
+        out = [None if bad else label for label, bad in zip(out, flagged.tolist(), strict=True)]
+        return pa.array(out, pa.int64()), flagged
     if isinstance(rule, EventTimeRule):
         if not rule.nullable:  # strings only: typed once per distinct value
             once = {value: rule.typed(value) for value in set(column)}
