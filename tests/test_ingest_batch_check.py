@@ -23,6 +23,7 @@ import json
 import sys
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -126,16 +127,26 @@ def test_a_run_is_accepted_and_refused_exactly_as_record_by_record(data: st.Data
     spec = data.draw(specs())
     values = data.draw(messages(spec))
     offsets = list(range(100, 100 + len(values)))
-    expected = {
-        offset: validate_record(spec, raw) for offset, raw in zip(offsets, values, strict=True)
-    }
+    checkers = []
     for one_by_one, give_up in PATHS:
         checker = BatchChecker(spec)
         checker.one_by_one, checker.give_up = one_by_one, give_up
+        checkers.append(checker)
+    try:
+        expected = {o: validate_record(spec, raw) for o, raw in zip(offsets, values, strict=True)}
+    except OverflowError:
+        # A known bug of the contract, not of the batch check: parse_event_time's
+        # astimezone(UTC) raises for a time whose UTC reading leaves datetime's range
+        # ("0001-01-01T00:00:00+02:34:48") instead of refusing it. Same for the batch.
+        for checker in checkers:
+            with pytest.raises(OverflowError):
+                checker.check(3, offsets, values)
+        return
+    for checker in checkers:
         assert_run_is(expected, checker.check(3, offsets, values))
 
 
-PATHS = [(128, 64), (-1, 64), (-1, -1)]
+PATHS = [(32, 16), (-1, 16), (-1, -1)]
 """Where what the strict struct refuses goes: record by record (the default for runs this
 small); to the loose struct's column checks; there, with the rest of the run too as soon
 as refusals are a fifth of it (as when most of a long run is refused strictly)."""
