@@ -6,9 +6,10 @@ Two kinds of rows, two kinds of column:
 * **strict** rows decoded under the strict struct, whose field types come from the
   compiled rules (:func:`strict_type`): ``msgspec`` has then checked in C what the rule
   checks (a JSON number and not a bool, within float64 and the inclusive bounds; a string
-  of the closed set; a label of the target's classes; a column that may not be null
-  present and not null), so :func:`strict_column` only converts, except the event time,
-  typed by its rule (``datetime.fromisoformat``) once per distinct value;
+  of the closed set; an integer label of the target's classes; a column that may not be
+  null present and not null), so :func:`strict_column` only converts, except event
+  times (``datetime.fromisoformat``) and float or boolean labels, typed by their rule
+  once per distinct value, and integer ids (their decimal string);
 * **loose** rows (any other message), decoded with every column typed ``Any``:
   :func:`loose_column` checks each column over all rows: numbers with numpy (finite,
   inclusive bounds), strings with Arrow, any other value through the rule's ``typed``.
@@ -56,8 +57,9 @@ Column = tuple[pa.Array, np.ndarray | None]
 
 
 def strict_type(rule: ColumnRule) -> Any | None:
-    """The type ``msgspec`` decodes ``rule``'s column as: every value it accepts the rule
-    accepts, typed the same (``None``: no such type, the run is checked loosely)."""
+    """The type ``msgspec`` decodes ``rule``'s column as (``None``: none, the run is
+    checked loosely). Every value it accepts the rule accepts, typed the same, but for
+    what :func:`strict_column` still types: event times, integer ids, non-int labels."""
     kind: Any
     if isinstance(rule, NumericRule):  # the regression target too
         kind = _number(rule.low, rule.high)
@@ -69,7 +71,7 @@ def strict_type(rule: ColumnRule) -> Any | None:
     elif isinstance(rule, BinaryLabelRule):
         kind = Literal[rule.classes]
         if all(abs(label) <= 2**53 for label in rule.classes):
-            kind = kind | float  # 1.0 is 1 (typed below); so is an int beyond uint64
+            kind = kind | float  # 1.0 is 1 (typed below), as is an int beyond uint64
         if 0 in rule.classes and 1 in rule.classes:
             kind = kind | bool  # true is 1, false 0
     elif isinstance(rule, EventTimeRule):
