@@ -182,6 +182,15 @@ def test_event_time_is_required_unless_the_caller_says_otherwise() -> None:
     assert ok(lenient.check(aware)).event_time == datetime(2024, 5, 1, 12, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+02:34:48", "9999-12-31T23:59:59-05:00"])
+def test_a_time_outside_utcs_range_is_refused_not_raised(when: str) -> None:
+    # Valid ISO-8601 whose UTC instant is before year 1 or after 9999: one such message
+    # must be quarantined, not crash the run of messages it came with.
+    result = check_record(spec(), {**GOOD, "ts": when})
+    assert codes(result) == [("ts", "time", "datetime_parsing")]
+    assert isinstance(result, list) and "exists in UTC" in result[0].message
+
+
 def test_check_target_false_ignores_the_target_key() -> None:
     checker = RecordChecker(spec(), check_target=False)
     checked = ok(checker.check({**GOOD, "y": "not a label"}))

@@ -268,4 +268,7 @@ def parse_event_time(value: Any) -> datetime | str:
         return f"Input should be an ISO-8601 datetime, got {value[:100]!r}"
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+02:00 is before year 1 in UTC
+        return f"Input should be a datetime that exists in UTC, got {value[:100]!r}"
