@@ -63,7 +63,12 @@ def build(
         online=online or open_online_store(settings.online_store_uri),
     )
     engine = IngestEngine(
-        store=store, publisher=publisher, committer=committer, metrics=metrics, features=features
+        store=store,
+        publisher=publisher,
+        committer=committer,
+        metrics=metrics,
+        features=features,
+        in_flight_steps=settings.in_flight_steps,
     )
     sync = SpecSync(
         registry,

@@ -30,6 +30,15 @@ class IngestSettings(RegistryCallerSettings):
         ge=1,
         description="Most records one poll hands the engine (checked as one run per partition).",
     )
+    in_flight_steps: int = Field(
+        default=4,
+        ge=1,
+        description=(
+            "Poll steps whose batch writes may still be running while the next polls are "
+            "checked (offsets are committed only once what they cover is durable); bounds "
+            "the rows held in memory to about this many polls."
+        ),
+    )
     tick_seconds: float = Field(
         default=0.25,
         gt=0,
