@@ -51,8 +51,10 @@ pytestmark = pytest.mark.integration
 
 
 async def logged_arms(bootstrap: str, expected: float) -> Counter[tuple[int, str]]:
-    """Records per (model version, arm) in the ``PredictionsLogged`` on the log topic, read
-    until the ``expected`` records serving says it published have all been seen."""
+    """Records per (model version, arm) in this pipeline's ``PredictionsLogged`` on the log
+    topic, read until the ``expected`` records serving says it published have all been
+    seen. Other pipelines' are skipped: CI's broker is shared by the whole session, and
+    counting earlier tests' predictions ended the read before this test's last ones."""
     consumer = AIOKafkaConsumer(
         PREDICTIONS, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
     )
@@ -62,7 +64,7 @@ async def logged_arms(bootstrap: str, expected: float) -> Counter[tuple[int, str
         while sum(counts.values()) < expected:
             message = await asyncio.wait_for(consumer.getone(), timeout=60)
             event = decode_event(message.value)
-            if isinstance(event, PredictionsLogged):
+            if isinstance(event, PredictionsLogged) and event.pipeline == NAME:
                 counts[(event.model_version, event.arm)] += len(event.predictions)
     finally:
         await consumer.stop()
