@@ -48,9 +48,6 @@ class StackProbe:
     """Seconds any one wait may take before :class:`NotSettledError`."""
     admin: AIOKafkaAdminClient | None = None
     ends: AIOKafkaConsumer | None = None
-    unwatched_groups: tuple[str, ...] = ()
-    """Group-name prefixes :meth:`lagging_groups` leaves out: a caller that checks those
-    consumers' effect itself (e.g. which version serving answers with) passes theirs."""
     before: dict[TopicPartition, int] = field(default_factory=dict)
     """End offsets when the probe started: what a group that never committed to a
     partition has to do starts there (a shared broker's topics hold earlier tests' events,
@@ -137,12 +134,15 @@ class StackProbe:
         positions = await self.positions(http)
         for group, tp in positions:
             partitions.setdefault(group, set()).add(tp)
-        for group, _ in await self.admin.list_consumer_groups():
+        # Groups no service reports holding partitions right now count only while they
+        # have members (mid-rebalance, say): a shared broker keeps the groups of stacks
+        # that are gone (serving's are per replica, continuum-serving-<random id>), and
+        # those fall behind forever as later stacks publish.
+        others = [g for g, _ in await self.admin.list_consumer_groups() if g not in partitions]
+        for group in await self._with_members(others):
             partitions.setdefault(group, set())
         behind: dict[str, int] = {}
         for group, held in partitions.items():
-            if group.startswith(self.unwatched_groups) and self.unwatched_groups:
-                continue
             committed = {
                 TopicPartition(tp.topic, tp.partition): meta.offset
                 for tp, meta in (await self.admin.list_consumer_group_offsets(group)).items()
@@ -160,6 +160,17 @@ class StackProbe:
             if lag:
                 behind[group] = lag
         return behind
+
+    async def _with_members(self, groups: list[str]) -> list[str]:
+        """The ``groups`` that have members (not ``Empty`` or ``Dead``)."""
+        assert self.admin is not None
+        if not groups:
+            return []
+        live: list[str] = []
+        for response in await self.admin.describe_consumer_groups(groups):
+            # DescribeGroups: (error_code, group_id, state, protocol_type, protocol, members)
+            live += [g[1] for g in response.groups if g[2] not in ("Empty", "Dead")]
+        return live
 
     def _done_up_to(self, tp: TopicPartition, committed: dict[TopicPartition, int]) -> int:
         offset = committed.get(tp, -1)

@@ -88,15 +88,10 @@ async def scenario(kafka: RunningKafka, home: Path) -> None:
     stack = LocalStack(home, bootstrap, ports=dict(zip(SERVICES, free_ports(5), strict=True)))
     await asyncio.to_thread(stack.start)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
-    # Serving's group is not watched for lag: its control-event consumers start at
-    # latest, and on CI's shared broker one never committed past events that came before
-    # it joined ("serving is 4 behind" for 120 s). What serving does is checked directly:
-    # the version it answers with (versions()) and every rollout decision.
     probe = StackProbe(
         bootstrap,
         {name: stack.url(name) for name in SERVICES},
         patience=120,
-        unwatched_groups=("continuum-serving",),
     )
     try:
         await producer.start()
