@@ -37,6 +37,7 @@ from continuum.ingest.lanes import TopicPartition
 from continuum.ingest.settings import IngestSettings
 from continuum.kafka import KafkaSettings
 from continuum.registry_client.testing import FakeRegistry
+from continuum.runtime import tune_gc_for_throughput
 from continuum.storage import open_store
 
 
@@ -140,6 +141,7 @@ async def run(args: argparse.Namespace, spec: PipelineSpec) -> dict[str, Any]:
     observed = Observed(expect)
     observe(parts, observed)
     started = time.monotonic()
+    tune_gc_for_throughput(settings.gc_gen0_threshold)  # as the app's lifespan does
     await parts.service.start()
     try:
         await asyncio.wait_for(observed.done.wait(), timeout=args.timeout)

@@ -1,7 +1,8 @@
 """What every Continuum service runs on: settings base, ``serve``, ``/health``, retries,
-the request body cap, the limit on repeated log lines."""
+the request body cap, the limit on repeated log lines, the collector's settings."""
 
 from continuum.runtime.body_limit import BodySizeLimit, describe_size
+from continuum.runtime.gc_tuning import tune_gc_for_throughput
 from continuum.runtime.health import (
     HealthCheck,
     HealthEndpoint,
@@ -37,5 +38,6 @@ __all__ = [
     "limit_repeats",
     "observability_routes",
     "retrying",
+    "tune_gc_for_throughput",
     "with_broker_check",
 ]

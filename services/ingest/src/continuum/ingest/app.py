@@ -11,6 +11,7 @@ from faststream.kafka import KafkaBroker
 from continuum.ingest.bootstrap import IngestParts, build
 from continuum.ingest.settings import IngestSettings
 from continuum.registry_client import RegistryClient
+from continuum.runtime import tune_gc_for_throughput
 from continuum.runtime.health import observability_routes
 from continuum.storage import ObjectStore
 
@@ -32,6 +33,8 @@ def app_for(parts: IngestParts) -> AsgiFastStream:
 
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
+        # Start-up is done: what exists now lives as long as the process (gc_tuning).
+        tune_gc_for_throughput(parts.settings.gc_gen0_threshold)
         await parts.service.start()
         try:
             yield

@@ -39,6 +39,14 @@ class IngestSettings(RegistryCallerSettings):
             "the rows held in memory to about this many polls."
         ),
     )
+    gc_gen0_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description=(
+            "Allocations between young garbage collections once started (Python's default "
+            "is 700; the start-up heap is frozen too); 0 leaves the collector as it is."
+        ),
+    )
     tick_seconds: float = Field(
         default=0.25,
         gt=0,
