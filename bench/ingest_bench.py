@@ -231,6 +231,7 @@ def main() -> None:
         "--repeat", type=int, default=1, help="ingest runs per setting (references: best of N)"
     )
     args = parser.parse_args()
+    from continuum.cli.topics_setup import ensure_topics
     from continuum.localkafka import LocalKafka
 
     values = plan(args.valid, args.invalid)
@@ -250,6 +251,10 @@ def main() -> None:
             bootstrap = kafka.bootstrap_servers
             import uvloop
 
+            # Continuum's topics exist before ingest runs, as a deployment provisions them
+            # (`continuum kafka` / the compose job); else the first run's first batch event
+            # and rejection wait for the broker to create their topics.
+            uvloop.run(ensure_topics(bootstrap))
             uvloop.run(produce(bootstrap, values))
             # The references run as often as ingest does; their best run is the bar
             # (the conservative choice on a noisy machine).
