@@ -55,6 +55,20 @@ class ManifestStore:
         """Durably store ``manifest`` (idempotent for identical content)."""
         self.store.put(manifest_key(manifest), manifest.model_dump_json().encode())
 
+    def history(self, pipeline: str, topic: str, partition: int) -> list[tuple[int, str]]:
+        """Every manifest of a lane as (last offset, key), oldest first (keys only: cheap)."""
+        prefix = lane_prefix(pipeline, topic, partition)
+        found = []
+        for key in self.store.list(prefix):
+            stem = key[len(prefix) :].removesuffix(".json")
+            if key.endswith(".json") and stem.isdigit():
+                found.append((int(stem), key))
+        return sorted(found)
+
+    def read(self, key: str) -> LaneManifest:
+        """The manifest stored at ``key``."""
+        return LaneManifest.model_validate_json(self.store.get(self.store.uri_for(key)))
+
     def latest(self, pipeline: str, topic: str, partition: int) -> LaneManifest | None:
         """The newest manifest of a lane, or ``None`` if it never had a batch."""
         keys = [
