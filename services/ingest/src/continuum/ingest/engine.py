@@ -105,6 +105,7 @@ class IngestEngine:
                 entry.wanted_version = max(entry.wanted_version, record.spec_version)
             entry.use_checker(checker)
             self.book.drop(lambda lane: lane.pipeline == record.name and lane.tp.topic != topic)
+            await self.book.catch_up(record.spec)
             logger.info("pipeline %s: spec v%d in force", record.name, record.spec_version)
 
     async def retire(self, name: str) -> None:

@@ -3,21 +3,26 @@
 Opening a lane reads its newest manifest: the offsets up to there are in a written batch
 (a re-read skips them), that batch's event is announced again (a crash may have come
 between its write and its publish; the event id is deterministic, so this is
-idempotent) and, for a pipeline with feature views, folded if the crash came before
-its fold.
+idempotent) and, for a pipeline with feature views, every view is brought up to date
+with the lane's stored batches (:mod:`view_rebuild`: the fold a crash interrupted, or a
+whole history when the state is gone or a view is new) before the lane takes records.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
+from continuum.contracts import PipelineSpec
 from continuum.ingest.catalog import Catalog
 from continuum.ingest.feature_views import FeatureViewWriter
 from continuum.ingest.lanes import Lane, TopicPartition
 from continuum.ingest.manifest import ManifestStore
 from continuum.ingest.metrics import IngestMetrics
 from continuum.ingest.ports import EventPublisher
+
+logger = logging.getLogger(__name__)
 
 
 class LaneBook:
@@ -55,6 +60,20 @@ class LaneBook:
                 await asyncio.to_thread(self.features.recover, spec, manifest.batch)
         self.lanes[(pipeline, tp)] = lane
         return lane
+
+    async def catch_up(self, spec: PipelineSpec) -> None:
+        """Bring a spec's views up to date with the stored batches of its open lanes (a new
+        spec version: its new or edited views have no state yet)."""
+        if self.features is None or not spec.feature_views:
+            return
+        for lane in self.select(lambda lane: lane.pipeline == spec.name):
+            tp = lane.tp
+            try:
+                await asyncio.to_thread(
+                    self.features.catch_up, spec, spec.name, tp.topic, tp.partition
+                )
+            except Exception:  # the lane's next live fold catches up first (a backstop)
+                logger.exception("could not rebuild the feature views of %s %s", spec.name, tp)
 
     def select(self, which: Callable[[Lane], bool]) -> list[Lane]:
         """The open lanes ``which`` picks."""
