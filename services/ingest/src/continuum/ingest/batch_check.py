@@ -59,6 +59,8 @@ from continuum.ingest.batch_columns import (
 from continuum.ingest.parquet_batch import arrow_schema
 from continuum.ingest.validation import ingest_checker, parse_json_object
 
+_DISAGREED = RecordProblem("$", "internal", "internal", "batch check disagreed")
+
 Part = tuple[np.ndarray, list[pa.Array]]
 """Rows of a run: their positions in it and their columns."""
 
@@ -163,12 +165,9 @@ class BatchChecker:
             gc=False,
         )
         self._strict = msgspec.json.Decoder(self._strict_struct) if None not in kinds else None
+        # _columns reads column i at astuple position i: keyword-only fields keep their order.
+        assert self._strict_struct.__struct_fields__ == tuple(fields)
         self._names = [rule.name for rule in rules]
-        # Where each column is in a struct's astuple (kw_only may order fields otherwise).
-        self._places = {
-            strict: [struct.__struct_fields__.index(f) for f in fields]
-            for strict, struct in ((True, self._strict_struct), (False, self._struct))
-        }
 
     def check(
         self, partition: int, offsets: Sequence[int], values: Sequence[bytes | None]
@@ -213,10 +212,10 @@ class BatchChecker:
             for i in at[flagged].tolist():
                 result = self._decide(values[i])
                 # The vectorised rules only flag what a rule refuses: never a CheckedRecord.
-                internal = RecordProblem("$", "internal", "internal", "batch check disagreed")
-                problems[i] = result if isinstance(result, list) else [internal]
+                problems[i] = result if isinstance(result, list) else [_DISAGREED]
             keep = ~flagged
-            at, arrays = at[keep], [array.filter(pa.array(keep)) for array in arrays]
+            mask = pa.array(keep)
+            at, arrays = at[keep], [array.filter(mask) for array in arrays]
         return (at, arrays) if len(at) else None
 
     def _one_by_one(
@@ -297,8 +296,9 @@ class BatchChecker:
         flat = list(chain.from_iterable(map(astuple, records)))
         arrays = []
         bad: np.ndarray | None = None
-        for rule, place, kind, allowed in zip(
-            self.checker.rules, self._places[strict], self._types, self._allowed, strict=True
+        # Fields are declared f0, f1... in rule order (all keyword-only: msgspec keeps it).
+        for place, (rule, kind, allowed) in enumerate(
+            zip(self.checker.rules, self._types, self._allowed, strict=True)
         ):
             column = flat[place::width]
             if strict:

@@ -144,11 +144,7 @@ def strict_column(rule: ColumnRule, column: list[Any], arrow_type: pa.DataType) 
         flagged = np.fromiter((type(label) is RecordProblem for label in out), bool, len(out))
         out = [None if bad else label for label, bad in zip(out, flagged.tolist(), strict=True)]
         return pa.array(out, pa.int64()), flagged
-    if isinstance(rule, EventTimeRule):
-        if not rule.nullable:  # strings only: typed once per distinct value
-            once = {value: rule.typed(value) for value in set(column)}
-            if not any(type(value) is RecordProblem for value in once.values()):
-                return _strings_typed(once, column, arrow_type), None
+    if isinstance(rule, EventTimeRule):  # strings only: typed once per distinct value
         array, flagged = by_rule(rule, column, arrow_type, strings=True)
         return array, flagged if flagged.any() else None
     try:
@@ -265,10 +261,10 @@ def by_rule(
     typed = rule.typed
     if strings:
         once = {value: typed(value) for value in set(column) if value is not None}
-        out = list(map(once.get, column))  # None stays None
         clean = not any(type(value) is RecordProblem for value in once.values())
         if clean and None not in column:
-            return _strings_typed(once, column, arrow_type), np.zeros(len(out), dtype=bool)
+            return _strings_typed(once, column, arrow_type), np.zeros(len(column), dtype=bool)
+        out = list(map(once.get, column))  # None stays None
         if clean and rule.nullable:
             return pa.array(out, arrow_type), np.zeros(len(out), dtype=bool)
     else:

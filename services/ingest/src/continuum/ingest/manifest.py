@@ -71,12 +71,5 @@ class ManifestStore:
 
     def latest(self, pipeline: str, topic: str, partition: int) -> LaneManifest | None:
         """The newest manifest of a lane, or ``None`` if it never had a batch."""
-        keys = [
-            k
-            for k in self.store.list(lane_prefix(pipeline, topic, partition))
-            if k.endswith(".json")
-        ]
-        if not keys:
-            return None
-        data = self.store.get(self.store.uri_for(keys[-1]))
-        return LaneManifest.model_validate_json(data)
+        history = self.history(pipeline, topic, partition)
+        return self.read(history[-1][1]) if history else None

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
-from continuum.contracts import DriftDetected, Event
+from continuum.contracts import DriftDetected
 from continuum.monitor.cooldown import CooldownStore, LastFired
 from continuum.monitor.drift import DriftDetector
 from continuum.monitor.evaluation import drift_event, evaluate_window, export_report
 from continuum.monitor.metrics import MonitorMetrics
+from continuum.monitor.pending import Publish
 from continuum.monitor.pipelines import PipelineState
 from continuum.monitor.windows import FullWindow
 from continuum.storage import ObjectStore
@@ -38,9 +39,7 @@ class DriftAlerts:
         self.cooldowns = cooldowns
         self.clock = clock
 
-    async def evaluate(
-        self, state: PipelineState, window: FullWindow, publish: Callable[[Event], Awaitable[None]]
-    ) -> None:
+    async def evaluate(self, state: PipelineState, window: FullWindow, publish: Publish) -> None:
         """Measure ``window`` against the champion's reference; publish a drift over the
         threshold unless it is suppressed (raises to be redelivered when Kafka refuses)."""
         champion = state.champion
@@ -85,9 +84,7 @@ class DriftAlerts:
             state.pending_drift.add(drift_event(state.name, champion, window, report, threshold))
             await self.flush(state, publish)
 
-    async def flush(
-        self, state: PipelineState, publish: Callable[[Event], Awaitable[None]]
-    ) -> None:
+    async def flush(self, state: PipelineState, publish: Publish) -> None:
         """Publish the pipeline's pending drift event; an accepted one starts the cooldown."""
 
         def sent(event: DriftDetected) -> None:

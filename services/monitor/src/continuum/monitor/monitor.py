@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from continuum.monitor.directory import PipelineDirectory
 from continuum.monitor.drift import DriftDetector
 from continuum.monitor.drift_alerts import DriftAlerts
 from continuum.monitor.metrics import MonitorMetrics
+from continuum.monitor.pending import Publish
 from continuum.monitor.pipelines import PipelineState
 from continuum.monitor.quality import LoggedPrediction, PredictionJoin
 from continuum.monitor.quality_gauges import LiveQualityGauges, QualityTracker
@@ -41,8 +42,6 @@ from continuum.monitor.windows import WindowRow
 from continuum.storage import ObjectStore
 
 logger = logging.getLogger(__name__)
-
-Publish = Callable[[Event], Awaitable[None]]
 
 
 class Monitor:
@@ -63,14 +62,14 @@ class Monitor:
         detector: DriftDetector | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self.store = store
         self.publish = publish
         self.metrics = metrics
-        self.cooldowns = cooldowns
-        self.detector = detector or DriftDetector()
-        self.clock = clock
         self.drift_alerts = DriftAlerts(
-            detector=self.detector, store=store, metrics=metrics, cooldowns=cooldowns, clock=clock
+            detector=detector or DriftDetector(),
+            store=store,
+            metrics=metrics,
+            cooldowns=cooldowns,
+            clock=clock,
         )
         self.directory = PipelineDirectory(
             registry=registry,
@@ -82,8 +81,7 @@ class Monitor:
         self.seen = SeenEvents(seen_capacity)
         self.join = PredictionJoin(join_capacity)
         self.quality = QualityTracker(metrics, quality_window_rows)
-        self.live_gauges = LiveQualityGauges(metrics)
-        self.quality_reports = QualityReports(metrics, self.live_gauges)
+        self.quality_reports = QualityReports(metrics, LiveQualityGauges(metrics))
         self.registry = registry
         self.rollouts = RolloutWatch(metrics, join_capacity)
         self.ready = asyncio.Event()

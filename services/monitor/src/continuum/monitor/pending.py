@@ -15,6 +15,9 @@ from typing import Generic, TypeVar
 from continuum.contracts import Event
 from continuum.runtime import TransientError
 
+Publish = Callable[[Event], Awaitable[None]]
+"""Publishes one event (the monitor's Kafka publisher, or a test's stand-in)."""
+
 E = TypeVar("E", bound=Event)
 
 

@@ -4,12 +4,12 @@ the measurement, its gauges, and the publish (kept pending while Kafka refuses i
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from continuum.contracts import Event, QualityMeasured
+from continuum.contracts import QualityMeasured
 from continuum.monitor.live_quality import measure
 from continuum.monitor.metrics import MonitorMetrics
+from continuum.monitor.pending import Publish
 from continuum.monitor.pipelines import PipelineState
 from continuum.monitor.quality import LoggedPrediction
 from continuum.monitor.quality_gauges import LiveQualityGauges
@@ -56,9 +56,7 @@ class QualityReports:
             )
         )
 
-    async def flush(
-        self, state: PipelineState, publish: Callable[[Event], Awaitable[None]]
-    ) -> None:
+    async def flush(self, state: PipelineState, publish: Publish) -> None:
         """Publish the pipeline's queued ``QualityMeasured`` (raises while Kafka refuses)."""
 
         def sent(event: QualityMeasured) -> None:

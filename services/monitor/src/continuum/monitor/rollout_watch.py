@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 
 from continuum.contracts import (
-    Event,
     Feedback,
     PipelineSpec,
     PredictionsLogged,
@@ -30,7 +28,7 @@ from continuum.contracts import (
 )
 from continuum.monitor.live_quality import Measurement, measure
 from continuum.monitor.metrics import MonitorMetrics
-from continuum.monitor.pending import PendingEvents
+from continuum.monitor.pending import PendingEvents, Publish
 from continuum.monitor.quality import LoggedPrediction
 from continuum.monitor.registry_view import RegistryReader, as_transient
 from continuum.monitor.rollout_steps import ARMS, Arm, StepWatch
@@ -156,7 +154,7 @@ class RolloutWatch:
                     self.pending.setdefault(event.pipeline, PendingEvents()).add(evaluated)
                 return
 
-    async def flush(self, pipeline: str, publish: Callable[[Event], Awaitable[None]]) -> None:
+    async def flush(self, pipeline: str, publish: Publish) -> None:
         """Publish the pipeline's queued evaluations (raises ``TransientError`` while Kafka
         refuses: the label that triggered it is redelivered, the evaluation kept)."""
         pending = self.pending.get(pipeline)

@@ -56,9 +56,11 @@ class PredictionLog:
         broker: KafkaBroker,
         metrics: ServingMetrics,
         *,
-        max_size: int = 100_000,
-        batch_size: int = 1_000,
+        max_size: int,
+        batch_size: int,
     ) -> None:
+        """``max_size`` and ``batch_size``: ``ServingSettings.log_queue_size`` and
+        ``log_batch_size`` (their defaults live there)."""
         self.broker = broker
         self.metrics = metrics
         self.max_size = max_size

@@ -45,9 +45,7 @@ class ShadowCopy(NamedTuple):
 class ShadowQueue:
     """The bounded queue of shadow copies and the task that predicts them."""
 
-    def __init__(
-        self, log: PredictionLog, metrics: ServingMetrics, *, max_records: int = 10_000
-    ) -> None:
+    def __init__(self, log: PredictionLog, metrics: ServingMetrics, *, max_records: int) -> None:
         self.log = log
         self.metrics = metrics
         self.max_records = max_records
